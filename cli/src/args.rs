@@ -1,5 +1,6 @@
 //! Command-line grammar (clap derive). The contract is in
-//! `docs/ARCHITECTURE.md`, "CLI contract".
+//! `docs/ARCHITECTURE.md`, "CLI contract". Each command group keeps its own
+//! argument types in its own module; this file only lists the groups.
 
 use std::path::PathBuf;
 

@@ -1,56 +1,14 @@
-//! One function per command; each calls library code and prints the result.
+//! Dispatch: one arm per command group; each group lives in its own module.
 
-use anyhow::{Result, bail};
-use kairos_parsers::{FileSource, Sniffed, sniff};
+use anyhow::Result;
 
 use crate::args::{Cli, Command};
+use crate::sniff;
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
+    let global = cli.global;
     match cli.command {
-        Command::Sniff { file } => sniff_cmd(&file, cli.global.json),
+        Command::Sniff { file } => sniff::run(&file, global.json),
     }
-}
-
-fn sniff_cmd(path: &std::path::Path, json: bool) -> Result<()> {
-    let src = FileSource::open(path)?;
-    // Library errors already name the file, the offset and the field.
-    let found = sniff(&src)?;
-    if let Sniffed::Unknown { hint } = &found {
-        let looks = hint
-            .map(|h| format!(" (looks like: {h})"))
-            .unwrap_or_default();
-        bail!(
-            "{}: not a SQL Server, ESE or PST/OST file{looks}",
-            path.display()
-        );
-    }
-    if json {
-        let mut v = serde_json::to_value(&found)?;
-        if let Some(obj) = v.as_object_mut() {
-            obj.insert("file".into(), path.display().to_string().into());
-            obj.insert("format_name".into(), found.format_name().into());
-            obj.insert("version".into(), found.version().into());
-            obj.insert("page_size".into(), found.page_size().into());
-        }
-        println!("{v}");
-        return Ok(());
-    }
-    println!("file:      {}", path.display());
-    println!("format:    {}", found.format_name());
-    if let Some(v) = found.version() {
-        println!("version:   {v}");
-    }
-    if let Some(p) = found.page_size() {
-        println!("page size: {p}");
-    }
-    match &found {
-        Sniffed::SqlServerData {
-            database_name: Some(name),
-            ..
-        } => println!("database:  {name}"),
-        Sniffed::Ese { state, .. } => println!("state:     {state}"),
-        _ => {}
-    }
-    Ok(())
 }

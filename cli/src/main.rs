@@ -3,6 +3,7 @@
 
 mod args;
 mod commands;
+mod sniff;
 
 use std::process::ExitCode;
 

@@ -1,0 +1,1 @@
+//! Pure-Rust ESE (JET Blue) reader. See `../shared/docs/formats/ese.md`.

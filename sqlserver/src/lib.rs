@@ -1,0 +1,1 @@
+//! Offline reader of SQL Server data files. See `../shared/docs/formats/sqlserver-mdf.md`.
