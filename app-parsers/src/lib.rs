@@ -16,6 +16,8 @@
 //!   `Mailbox → Folder → Message → Attachment`, ...) that the CLI and the GUI
 //!   browse, with stable path strings.
 //! - [`sniff`]: format detection from the first pages of a file.
+//! - [`lzxpress`]: LZXPRESS plain-LZ77 decompression ([MS-XCA]), shared by
+//!   the formats that compress with it (ESE columns, ...).
 //!
 //! What it does not hold: any format-specific decoding (that lives in the
 //! parser crates) and anything about the store (that lives in the engine).
@@ -23,6 +25,7 @@
 
 pub mod error;
 pub mod item;
+pub mod lzxpress;
 pub mod sniff;
 pub mod source;
 
