@@ -1,0 +1,1 @@
+//! Capture paths that feed the engine's write-event API: FUSE shim, NBD, network server/agent, store mount.
