@@ -1,1 +1,28 @@
-//! Capture paths that feed the engine's write-event API: FUSE shim, NBD, network server/agent, store mount.
+//! kairos-capture: the paths that capture every write as it happens and feed
+//! the engine's write-event pipeline (see `docs/ARCHITECTURE.md`, "Capture
+//! paths" and "Network").
+//!
+//! - [`event`]: the write event (write / set length / remove) and its binary
+//!   encoding, shared by the spool journal and the network protocol.
+//! - [`sink`]: the [`EventSink`] contract every capture path writes to:
+//!   `submit` on the write path, `sync` where the application asks for
+//!   durability.
+//! - [`journal`]: the agent's spool journal (append-only, checksummed, torn
+//!   tails cut on open, acknowledged watermark).
+//! - [`replay`]: reconstructing stream contents from a log of events; the
+//!   reference model tests compare the store against.
+//! - [`nbd`]: an NBD server (fixed newstyle handshake) exporting a volume
+//!   whose writes are captured.
+// Tests state their expectations with unwrap: a failure there is the test failing.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+pub mod event;
+pub mod journal;
+pub mod nbd;
+pub mod replay;
+pub mod sink;
+
+pub use event::{Change, Clock, WriteEvent};
+pub use journal::{Journal, JournalSink};
+pub use replay::Replay;
+pub use sink::{CaptureError, EventSink, Result};
