@@ -1,1 +1,33 @@
-//! Mailboxes, folders, messages and attachments from Exchange EDB and Outlook PST/OST files.
+//! Mailboxes, folders, messages and attachments from Outlook PST/OST files
+//! (and, later, Exchange EDB databases), as one item tree with EML export.
+//!
+//! What is read:
+//! - PST/OST/PAB through libpff ([`pst`]): ANSI and Unicode files, 4 KiB-page
+//!   OSTs, both encodings; folders, messages (subject without the prefix
+//!   marker, sender, recipients, dates, class, Internet headers), plain,
+//!   HTML and compressed-RTF bodies ([`rtf`], [MS-OXRTFCP]), attachments
+//!   (files, embedded messages, references, inline images with Content-ID),
+//!   contact and calendar fields as text, and deleted items found by
+//!   libpff's recovery scan (a "Recovered" folder). Password-protected PSTs
+//!   open without the password (it is only a CRC, not encryption). libpff
+//!   reads through a libbfio handle backed by a `kairos_parsers::Source`, so
+//!   engine views are read in place.
+//! - The model ([`model`]) and the item tree ([`tree`]) are reader-neutral;
+//!   [`eml`] writes any model message as RFC 5322/MIME.
+//!
+//! Not yet: Exchange EDB mailboxes (the `edb` module, to come), orphan items
+//! (libpff lists none on the samples), MSG export, task and note fields as
+//! text, named properties beyond the contact/calendar ones listed in [`pst`].
+//!
+//! Format notes: `../shared/docs/formats/pst.md` (PST/OST) and
+//! `exchange-store.md` (the MAPI message model).
+
+pub mod eml;
+pub mod model;
+pub mod pst;
+pub mod rtf;
+pub mod tree;
+
+pub use model::{MailStore, Message};
+pub use pst::PstStore;
+pub use tree::MailboxTree;
