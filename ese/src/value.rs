@@ -54,14 +54,18 @@ fn arr<const N: usize>(b: &[u8]) -> Option<[u8; N]> {
     b.get(..N).and_then(|s| s.try_into().ok())
 }
 
-/// Decodes text bytes in `codepage`. UTF-16LE text of odd length is really
-/// single-byte text (libesedb notes this for code page 1200).
+/// Decodes text bytes in `codepage` (1200 UTF-16LE, 65001 UTF-8, anything
+/// else Windows-1252, a superset of 20127 ASCII). Trailing NULs are dropped:
+/// applications store C strings with their terminator, and a fixed-size
+/// column is padded. A UTF-16 value of odd length (a fixed column of 255
+/// bytes) keeps its last byte as the low half of a final unit, as the
+/// engine wrote it.
 pub fn decode_text(bytes: &[u8], codepage: u32) -> String {
-    match codepage {
-        1200 if bytes.len().is_multiple_of(2) => {
+    let mut text = match codepage {
+        1200 => {
             let units: Vec<u16> = bytes
-                .chunks_exact(2)
-                .map(|c| u16::from_le_bytes([c[0], c[1]]))
+                .chunks(2)
+                .map(|c| u16::from_le_bytes([c[0], c.get(1).copied().unwrap_or(0)]))
                 .collect();
             String::from_utf16_lossy(&units)
         }
@@ -70,7 +74,10 @@ pub fn decode_text(bytes: &[u8], codepage: u32) -> String {
             .decode_without_bom_handling(bytes)
             .0
             .into_owned(),
-    }
+    };
+    let kept = text.trim_end_matches('\0').len();
+    text.truncate(kept);
+    text
 }
 
 impl Value {
@@ -136,7 +143,7 @@ impl Value {
             Value::Currency(v) | Value::LongLong(v) => v.to_string(),
             Value::IeeeSingle(v) => v.to_string(),
             Value::IeeeDouble(v) => v.to_string(),
-            Value::DateTime(v) => ole_date_to_iso(*v).unwrap_or_else(|| v.to_string()),
+            Value::DateTime(v) => datetime_to_iso(*v).unwrap_or_else(|| v.to_string()),
             Value::Binary(b) => hex(b),
             Value::Text(s) => escape(s),
             Value::UnsignedLong(v) => v.to_string(),
@@ -229,14 +236,33 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
-/// An OLE Automation date as ISO 8601 with milliseconds, or `None` when it
-/// is not a finite date within years 100..=9999.
-pub fn ole_date_to_iso(days: f64) -> Option<String> {
-    if !days.is_finite() || !(-657_434.0..=2_958_466.0).contains(&days) {
+/// A DateTime column value as ISO 8601 (milliseconds, UTC, no zone).
+///
+/// The engine defines DateTime as an OLE Automation date (a double), but
+/// some applications (User Access Logging) store a Windows FILETIME in the
+/// same 8 bytes. A FILETIME read as a double is a vanishingly small positive
+/// number (its high bits are the exponent 0x01d…), never a real OLE date, so:
+/// when the double is non-zero but smaller than 1e-10 days and the bytes read
+/// as a FILETIME fall within 1601..=9999, the FILETIME reading is used.
+pub fn datetime_to_iso(days: f64) -> Option<String> {
+    if days != 0.0 && days.abs() < 1e-10 {
+        return filetime_to_iso(days.to_bits());
+    }
+    ole_date_to_iso(days)
+}
+
+/// A Windows FILETIME (100 ns ticks since 1601-01-01 UTC) as ISO 8601 with
+/// milliseconds.
+pub fn filetime_to_iso(ticks: u64) -> Option<String> {
+    // 1601-01-01 is 134774 days before 1970-01-01.
+    let ms = i64::try_from(ticks / 10_000).ok()? - 11_644_473_600_000;
+    if ms > 253_402_300_799_999 {
         return None;
     }
-    // Days since 1899-12-30 → ms since 1970-01-01 (25569 days apart).
-    let ms = ((days - 25_569.0) * 86_400_000.0).round() as i64;
+    Some(iso_from_unix_ms(ms))
+}
+
+fn iso_from_unix_ms(ms: i64) -> String {
     let day = ms.div_euclid(86_400_000);
     let rem = ms.rem_euclid(86_400_000);
     let (year, month, mday) = civil_from_days(day);
@@ -246,9 +272,18 @@ pub fn ole_date_to_iso(days: f64) -> Option<String> {
         rem / 1000 % 60,
         rem % 1000,
     );
-    Some(format!(
-        "{year:04}-{month:02}-{mday:02}T{hour:02}:{minute:02}:{second:02}.{milli:03}"
-    ))
+    format!("{year:04}-{month:02}-{mday:02}T{hour:02}:{minute:02}:{second:02}.{milli:03}")
+}
+
+/// An OLE Automation date as ISO 8601 with milliseconds, or `None` when it
+/// is not a finite date within years 100..=9999.
+pub fn ole_date_to_iso(days: f64) -> Option<String> {
+    if !days.is_finite() || !(-657_434.0..=2_958_466.0).contains(&days) {
+        return None;
+    }
+    // Days since 1899-12-30 → ms since 1970-01-01 (25569 days apart).
+    let ms = ((days - 25_569.0) * 86_400_000.0).round() as i64;
+    Some(iso_from_unix_ms(ms))
 }
 
 #[cfg(test)]
@@ -267,6 +302,17 @@ mod tests {
             Some("1899-12-30T00:00:00.000")
         );
         assert_eq!(ole_date_to_iso(f64::NAN), None);
+        // 0x01d75a3b3699d25c: a FILETIME stored in a DateTime column (UAL);
+        // 132673000396339804 ticks = 2021-06-05T18:47:19.633
+        let ft = f64::from_bits(0x01d7_5a3b_3699_d25c);
+        assert_eq!(
+            datetime_to_iso(ft).as_deref(),
+            Some("2021-06-05T18:47:19.633")
+        );
+        assert_eq!(
+            datetime_to_iso(25_569.5).as_deref(),
+            Some("1970-01-01T12:00:00.000")
+        );
     }
 
     #[test]
@@ -277,7 +323,8 @@ mod tests {
         ];
         assert_eq!(guid_string(&g), "00112233-4455-6677-8899-aabbccddeeff");
         assert_eq!(decode_text(&[b'h', 0, b'i', 0], 1200), "hi");
-        assert_eq!(decode_text(b"odd", 1200), "odd");
+        assert_eq!(decode_text(&[b'o', 0, b'k', 0, 0, 0], 1200), "ok");
+        assert_eq!(decode_text(&[b'a', 0, b' '], 1200), "a ");
         assert_eq!(decode_text(&[0xe9], 1252), "é");
         assert_eq!(Value::Text("a\tb\\".into()).to_text(), "a\\tb\\\\");
     }
