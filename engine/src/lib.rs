@@ -1,13 +1,80 @@
 //! kairos-engine: the continuous-data-protection block store.
 //!
-//! See `../shared/docs/ARCHITECTURE.md`, "The engine". This crate records
-//! timestamped block writes of protected files (streams), stores each distinct
-//! block once, and answers "what did stream S look like at instant T".
+//! See `engine/DESIGN.md` for the on-disk format byte by byte, the
+//! durability argument and the crash-recovery rules, and
+//! `../shared/docs/ARCHITECTURE.md` ("The engine") for the contract.
+//!
+//! What it does: records timestamped block writes of protected files
+//! (streams), stores each distinct block once (BLAKE3-addressed,
+//! zstd-compressed with a per-store dictionary, in append-only pack files),
+//! and answers "what did stream S look like at instant T" — as a
+//! [`View`] that implements [`kairos_parsers::Source`], or as a restored file.
 //!
 //! Modules:
-//! - [`timespec`]: how users name an instant (`--at`): RFC 3339, local time,
-//!   relative (`-15m`), or a marker (`mark:NAME`).
+//! - [`store`]: directory layout, writer lock, open/recovery, [`Batch`] (the one write path);
+//! - [`ingest`]: write events (shim / NBD / network path), [`capture`]: scan capture;
+//! - [`view`]: point-in-time views and restore;
+//! - [`pack`], [`chunk`], [`entry`]: the authoritative on-disk format;
+//! - [`index`]: the libmdbx index (a cache rebuilt from packs by [`replay`]);
+//! - [`retention`]: prune and gc; [`verify`]: integrity check;
+//! - [`timespec`]: how users name an instant (`--at`).
+//!
+//! # Durability
+//!
+//! A batch's chunk, entries and commit records are appended to the active
+//! pack and fdatasynced; then its index transaction commits; only then is
+//! the [`Ack`] returned. On open, committed batches found in the pack after
+//! the index's replay position are applied; bytes after the last commit
+//! record (an interrupted batch) are cut off with a log line.
+//!
+//! # Concurrency (who may run at once)
+//!
+//! Writers (capture, ingest, mark, prune, gc, rebuild) take the store's
+//! exclusive `lock` file (flock, pid inside); a second writer gets "store is
+//! locked by pid N". Readers (views, restore, cat, streams, timeline,
+//! verify) take no lock: libmdbx gives each read transaction a consistent
+//! snapshot, and packs are append-only.
+//!
+//! | running | with capture/ingest | with view/restore | with prune | with gc | with verify |
+//! |---|---|---|---|---|---|
+//! | capture/ingest | lock: one at a time | safe: reader sees committed batches only | lock | lock | safe: verify reads committed index and packs; bytes past the last commit are ignored |
+//! | view/restore | — | safe | safe: a view keeps its resolved instant; versions it needs disappear only with the commit, then reads resolve again | safe: gc commits new chunk locations before deleting old packs; a reader whose location vanished looks it up once more | safe |
+//! | prune | — | — | lock | lock | safe (may report counts of either side of the commit) |
+//! | gc | — | — | — | lock | verify may report a pack deleted under it; rerun |
+//! | serve (next issue) | serve is the single writer and holds the lock; agents never open the store | | | | |
 
+pub mod cache;
+pub mod capture;
+pub mod chunk;
+pub mod entry;
+pub mod error;
+pub mod index;
+pub mod ingest;
+pub mod pack;
+pub mod replay;
+pub mod store;
 pub mod timespec;
+pub mod view;
 
+pub use capture::CaptureReport;
+pub use error::{Result, StoreError};
+pub use ingest::{Change, WriteEvent};
+pub use store::{Ack, Batch, Store, StoreOptions};
 pub use timespec::{TimeSpec, TimeSpecError};
+pub use view::{BadBlock, RestoreOptions, RestoreReport, View};
+
+/// BLAKE3 digest of a block's plain bytes.
+pub type Hash = [u8; 32];
+/// Marker hash of an all-zero block (never stored).
+pub const ZERO_HASH: Hash = [0; 32];
+
+/// Now, in ns since the Unix epoch.
+pub fn now_ns() -> i64 {
+    jiff::Timestamp::now().as_nanosecond() as i64
+}
+
+/// An instant as RFC 3339 UTC.
+pub fn format_ns(ns: i64) -> String {
+    jiff::Timestamp::from_nanosecond(i128::from(ns))
+        .map_or_else(|_| format!("{ns}ns"), |t| t.to_string())
+}

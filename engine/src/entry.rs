@@ -1,0 +1,260 @@
+//! Metadata entries: what an `Entries` pack record holds.
+//!
+//! Each batch (one sequence number) is a list of entries applied to the
+//! index in order. Replaying every committed batch of every pack in
+//! sequence order rebuilds the index exactly. Encoding (little-endian), a
+//! tag byte then the fields:
+//!
+//! | tag | entry | fields |
+//! |---|---|---|
+//! | 1 | [`Entry::Stream`] | id u32, block_size u32, name_len u16, name (UTF-8) |
+//! | 2 | [`Entry::Block`] | stream u32, block u64, ts i64, blake3 [32] (all zero: zero block) |
+//! | 3 | [`Entry::Size`] | stream u32, ts i64, size u64 |
+//! | 4 | [`Entry::Mark`] | stream u32 (0: store-wide), ts i64, name_len u16, name |
+//! | 5 | [`Entry::Instant`] | stream u32, ts i64 |
+//! | 6 | [`Entry::Prune`] | stream u32, count u32, ts i64 × count |
+
+use crate::Hash;
+
+/// One metadata change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Entry {
+    /// A stream is created.
+    Stream {
+        /// Stream id (from 1).
+        id: u32,
+        /// Block size in bytes.
+        block_size: u32,
+        /// Stream name.
+        name: String,
+    },
+    /// Block `block` of `stream` holds the chunk `hash` from instant `ts` on.
+    Block {
+        /// Stream id.
+        stream: u32,
+        /// Block number.
+        block: u64,
+        /// Instant, ns since the Unix epoch (UTC).
+        ts: i64,
+        /// BLAKE3 of the block, or all zero for an all-zero block.
+        hash: Hash,
+    },
+    /// The stream is `size` bytes long from `ts` on (extend or truncate).
+    Size {
+        /// Stream id.
+        stream: u32,
+        /// Instant.
+        ts: i64,
+        /// New length in bytes.
+        size: u64,
+    },
+    /// A named point in time.
+    Mark {
+        /// Stream id, 0 for a store-wide marker.
+        stream: u32,
+        /// Instant.
+        ts: i64,
+        /// Marker name.
+        name: String,
+    },
+    /// An instant of a stream exists (a capture with no changed block).
+    Instant {
+        /// Stream id.
+        stream: u32,
+        /// Instant.
+        ts: i64,
+    },
+    /// Retention dropped these instants of the stream.
+    Prune {
+        /// Stream id.
+        stream: u32,
+        /// Dropped instants, ascending.
+        dropped: Vec<i64>,
+    },
+}
+
+impl Entry {
+    /// Appends the encoding to `out`.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        match self {
+            Entry::Stream {
+                id,
+                block_size,
+                name,
+            } => {
+                out.push(1);
+                out.extend_from_slice(&id.to_le_bytes());
+                out.extend_from_slice(&block_size.to_le_bytes());
+                put_str(out, name);
+            }
+            Entry::Block {
+                stream,
+                block,
+                ts,
+                hash,
+            } => {
+                out.push(2);
+                out.extend_from_slice(&stream.to_le_bytes());
+                out.extend_from_slice(&block.to_le_bytes());
+                out.extend_from_slice(&ts.to_le_bytes());
+                out.extend_from_slice(hash);
+            }
+            Entry::Size { stream, ts, size } => {
+                out.push(3);
+                out.extend_from_slice(&stream.to_le_bytes());
+                out.extend_from_slice(&ts.to_le_bytes());
+                out.extend_from_slice(&size.to_le_bytes());
+            }
+            Entry::Mark { stream, ts, name } => {
+                out.push(4);
+                out.extend_from_slice(&stream.to_le_bytes());
+                out.extend_from_slice(&ts.to_le_bytes());
+                put_str(out, name);
+            }
+            Entry::Instant { stream, ts } => {
+                out.push(5);
+                out.extend_from_slice(&stream.to_le_bytes());
+                out.extend_from_slice(&ts.to_le_bytes());
+            }
+            Entry::Prune { stream, dropped } => {
+                out.push(6);
+                out.extend_from_slice(&stream.to_le_bytes());
+                out.extend_from_slice(&(dropped.len() as u32).to_le_bytes());
+                for t in dropped {
+                    out.extend_from_slice(&t.to_le_bytes());
+                }
+            }
+        }
+    }
+
+    /// Decodes all entries of a payload (after its `seq`). `None` if malformed.
+    pub fn decode_all(mut p: &[u8]) -> Option<Vec<Entry>> {
+        let mut out = Vec::new();
+        while !p.is_empty() {
+            let mut r = Reader(&p[1..]);
+            let e = match p[0] {
+                1 => Entry::Stream {
+                    id: r.u32()?,
+                    block_size: r.u32()?,
+                    name: r.string()?,
+                },
+                2 => Entry::Block {
+                    stream: r.u32()?,
+                    block: r.u64()?,
+                    ts: r.i64()?,
+                    hash: r.take(32)?.try_into().ok()?,
+                },
+                3 => Entry::Size {
+                    stream: r.u32()?,
+                    ts: r.i64()?,
+                    size: r.u64()?,
+                },
+                4 => Entry::Mark {
+                    stream: r.u32()?,
+                    ts: r.i64()?,
+                    name: r.string()?,
+                },
+                5 => Entry::Instant {
+                    stream: r.u32()?,
+                    ts: r.i64()?,
+                },
+                6 => {
+                    let stream = r.u32()?;
+                    let n = r.u32()? as usize;
+                    // Bound the allocation by what the payload can hold.
+                    if n > r.0.len() / 8 {
+                        return None;
+                    }
+                    let mut dropped = Vec::with_capacity(n);
+                    for _ in 0..n {
+                        dropped.push(r.i64()?);
+                    }
+                    Entry::Prune { stream, dropped }
+                }
+                _ => return None,
+            };
+            out.push(e);
+            p = r.0;
+        }
+        Some(out)
+    }
+}
+
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    let b = &s.as_bytes()[..s.len().min(usize::from(u16::MAX))];
+    out.extend_from_slice(&(b.len() as u16).to_le_bytes());
+    out.extend_from_slice(b);
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let (a, b) = (self.0.get(..n)?, self.0.get(n..)?);
+        self.0 = b;
+        Some(a)
+    }
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
+    }
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    }
+    fn i64(&mut self) -> Option<i64> {
+        Some(i64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    }
+    fn string(&mut self) -> Option<String> {
+        let n = usize::from(u16::from_le_bytes(self.take(2)?.try_into().ok()?));
+        String::from_utf8(self.take(n)?.to_vec()).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn round_trip_every_kind() {
+        let all = vec![
+            Entry::Stream {
+                id: 3,
+                block_size: 8192,
+                name: "db.mdf".into(),
+            },
+            Entry::Block {
+                stream: 3,
+                block: 9,
+                ts: -5,
+                hash: [7; 32],
+            },
+            Entry::Size {
+                stream: 3,
+                ts: 1,
+                size: 123_456,
+            },
+            Entry::Mark {
+                stream: 0,
+                ts: 2,
+                name: "checkpoint".into(),
+            },
+            Entry::Instant { stream: 3, ts: 4 },
+            Entry::Prune {
+                stream: 3,
+                dropped: vec![1, 2, 3],
+            },
+        ];
+        let mut buf = Vec::new();
+        for e in &all {
+            e.encode(&mut buf);
+        }
+        assert_eq!(Entry::decode_all(&buf), Some(all));
+    }
+
+    proptest! {
+        #[test]
+        fn decode_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = Entry::decode_all(&bytes);
+        }
+    }
+}

@@ -1,0 +1,909 @@
+//! The store: directory layout, writer lock, opening with recovery, and
+//! batches — the one write path every capture method goes through.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use rayon::prelude::*;
+
+use crate::cache::ChunkCache;
+use crate::chunk::{self, Dicts};
+use crate::entry::Entry;
+use crate::error::{Result, StoreError};
+use crate::index::{self, Db, IxError, Loc, RwTxn, StreamRow, Tables};
+use crate::pack::{self, PackWriter, RecordKind};
+use crate::{Hash, ZERO_HASH};
+
+/// Name of the store's configuration file.
+pub const CONFIG_FILE: &str = "kairos-store";
+/// Store format written by this version.
+pub const FORMAT: u32 = 1;
+/// Default block size of new streams.
+pub const DEFAULT_BLOCK_SIZE: u32 = 8192;
+/// Default size at which the active pack is sealed.
+pub const DEFAULT_PACK_TARGET: u64 = 256 << 20;
+/// Bytes of decompressed chunks kept per open store.
+const CACHE_BYTES: usize = 64 << 20;
+/// An `Entries` record is written when this many bytes of entries are pending.
+const ENTRIES_FLUSH: usize = 1 << 20;
+
+/// Settings chosen at `kairos init`, stored in the config file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// Block size of new streams (power of two, 4–64 KiB).
+    pub block_size: u32,
+    /// Size at which the active pack is sealed and a new one started.
+    pub pack_target: u64,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            block_size: DEFAULT_BLOCK_SIZE,
+            pack_target: DEFAULT_PACK_TARGET,
+        }
+    }
+}
+
+impl StoreOptions {
+    fn encode(&self) -> String {
+        format!(
+            "kairos-store-format {FORMAT}\nblock-size {}\npack-target-bytes {}\n",
+            self.block_size, self.pack_target
+        )
+    }
+
+    fn decode(dir: &Path, text: &str) -> Result<Self> {
+        let bad = |detail: String| StoreError::NotAStore {
+            dir: dir.to_path_buf(),
+            detail,
+        };
+        let mut opts = StoreOptions::default();
+        let mut format = None;
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let (k, v) = line
+                .split_once(' ')
+                .ok_or_else(|| bad(format!("config line {line:?} is not 'key value'")))?;
+            let num = || {
+                v.trim()
+                    .parse::<u64>()
+                    .map_err(|_| bad(format!("config {k} = {v:?} is not a number")))
+            };
+            match k {
+                "kairos-store-format" => format = Some(num()?),
+                "block-size" => opts.block_size = u32::try_from(num()?).unwrap_or(0),
+                "pack-target-bytes" => opts.pack_target = num()?,
+                _ => return Err(bad(format!("unknown config key {k:?}"))),
+            }
+        }
+        match format {
+            Some(f) if f == u64::from(FORMAT) => {}
+            Some(f) => {
+                return Err(bad(format!(
+                    "store format {f} is not supported (this kairos reads {FORMAT})"
+                )));
+            }
+            None => {
+                return Err(bad(format!(
+                    "{CONFIG_FILE} has no kairos-store-format line"
+                )));
+            }
+        }
+        opts.validate().map_err(|e| bad(e.to_string()))?;
+        Ok(opts)
+    }
+
+    fn validate(&self) -> Result<()> {
+        if !self.block_size.is_power_of_two() || !(4096..=65536).contains(&self.block_size) {
+            return Err(StoreError::Invalid(format!(
+                "block size {} is not a power of two between 4 KiB and 64 KiB",
+                self.block_size
+            )));
+        }
+        if self.pack_target < 4096 {
+            return Err(StoreError::Invalid(
+                "pack target must be at least 4096 bytes".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The shared, read-side state of an open store (also held by views).
+pub(crate) struct Inner {
+    pub dir: PathBuf,
+    pub opts: StoreOptions,
+    pub db: Db,
+    packs: RwLock<HashMap<u32, Arc<(File, u64)>>>,
+    pub dicts: RwLock<Dicts>,
+    pub cache: ChunkCache,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inner")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Inner {
+    pub fn packs_dir(&self) -> PathBuf {
+        self.dir.join("packs")
+    }
+
+    pub fn index_dir(&self) -> PathBuf {
+        self.dir.join("index")
+    }
+
+    pub fn pack_path(&self, id: u32) -> PathBuf {
+        pack::pack_path(&self.packs_dir(), id)
+    }
+
+    /// Maps an index error to a store error naming the index directory.
+    pub fn ix(&self, e: IxError) -> StoreError {
+        ix_err(&self.index_dir(), e)
+    }
+
+    /// Opens pack `id` for reading (cached). `refresh` reopens it (a writer
+    /// appended to it since).
+    fn pack_file(&self, id: u32, refresh: bool) -> Result<Arc<(File, u64)>> {
+        if !refresh
+            && let Some(f) = self
+                .packs
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .get(&id)
+        {
+            return Ok(f.clone());
+        }
+        let path = self.pack_path(id);
+        let f = Arc::new(pack::open_pack(&path, id)?);
+        self.packs
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(id, f.clone());
+        Ok(f)
+    }
+
+    /// Reads and checks one record at `loc`.
+    pub fn read_record(&self, loc: Loc) -> Result<(RecordKind, Vec<u8>)> {
+        let path = self.pack_path(loc.pack);
+        let mut f = self.pack_file(loc.pack, false)?;
+        if loc.offset + pack::RECORD_OVERHEAD + u64::from(loc.payload_len) > f.1 {
+            f = self.pack_file(loc.pack, true)?;
+        }
+        pack::read_record(&f.0, &path, loc.offset, f.1)
+    }
+
+    /// The content of chunk `hash` stored at `loc`: read, crc-checked,
+    /// decompressed, BLAKE3-checked, cached. The error text names the pack,
+    /// the offset and what failed.
+    pub fn load_chunk(&self, hash: &Hash, loc: Loc) -> std::result::Result<Arc<[u8]>, String> {
+        if let Some(d) = self.cache.get(hash) {
+            return Ok(d);
+        }
+        let data: Arc<[u8]> = self.decode_chunk(hash, loc)?.into();
+        self.cache.insert(*hash, data.clone());
+        Ok(data)
+    }
+
+    /// Like [`Inner::load_chunk`] without the cache (bulk restore, verify).
+    pub fn decode_chunk(&self, hash: &Hash, loc: Loc) -> std::result::Result<Vec<u8>, String> {
+        let path = self.pack_path(loc.pack);
+        let at = || {
+            format!(
+                "chunk {} in {} at offset {}",
+                hex(hash),
+                path.display(),
+                loc.offset
+            )
+        };
+        let (kind, payload) = self
+            .read_record(loc)
+            .map_err(|e| format!("{}: {e}", at()))?;
+        if kind != RecordKind::Chunk {
+            return Err(format!("{}: record is a {kind:?}, not a chunk", at()));
+        }
+        let (stored, raw_len, dict_no, frame) = chunk::decode(&payload)
+            .ok_or_else(|| format!("{}: chunk header is cut short", at()))?;
+        if stored != *hash {
+            return Err(format!(
+                "{}: record holds chunk {} instead",
+                at(),
+                hex(&stored)
+            ));
+        }
+        if raw_len as usize > 1 << 20 {
+            return Err(format!("{}: raw length {raw_len} is implausible", at()));
+        }
+        let dict = if dict_no == 0 {
+            None
+        } else {
+            Some(
+                self.dict(dict_no)
+                    .ok_or_else(|| format!("{}: dictionary {dict_no} is missing", at()))?,
+            )
+        };
+        let data = chunk::decompress(frame, raw_len as usize, dict.as_deref())
+            .map_err(|e| format!("{}: zstd: {e}", at()))?;
+        if blake3::hash(&data).as_bytes() != hash {
+            return Err(format!("{}: content fails its BLAKE3 check", at()));
+        }
+        Ok(data)
+    }
+
+    fn dict(&self, no: u32) -> Option<Arc<chunk::Prepared>> {
+        if let Some(d) = self
+            .dicts
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(no)
+        {
+            return Some(d);
+        }
+        // A writer may have added it after this store was opened.
+        self.load_dicts().ok()?;
+        self.dicts
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(no)
+    }
+
+    /// Loads every dictionary the index knows into memory.
+    pub fn load_dicts(&self) -> Result<()> {
+        let txn = self
+            .db
+            .begin_ro_txn()
+            .map_err(|e| self.ix(IxError::Mdbx("begin", e)))?;
+        let t = Tables::open(&txn).map_err(|e| self.ix(e))?;
+        let locs = index::dicts(&txn, &t).map_err(|e| self.ix(e))?;
+        drop(t);
+        drop(txn);
+        for (no, loc) in locs {
+            if self
+                .dicts
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .get(no)
+                .is_some()
+            {
+                continue;
+            }
+            let (_, payload) = self.read_record(loc)?;
+            let bytes = payload.get(4..).unwrap_or_default();
+            if !self
+                .dicts
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(no, bytes)
+            {
+                return Err(StoreError::Pack {
+                    pack: self.pack_path(loc.pack),
+                    offset: loc.offset,
+                    detail: format!("dictionary {no} does not load in zstd"),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn ix_err(dir: &Path, e: IxError) -> StoreError {
+    match e {
+        IxError::Mdbx(op, error) => StoreError::Index {
+            dir: dir.to_path_buf(),
+            op,
+            error,
+        },
+        IxError::Value(table, detail) => StoreError::IndexValue {
+            dir: dir.to_path_buf(),
+            table,
+            detail,
+        },
+    }
+}
+
+/// Lower-case hex of a hash.
+pub fn hex(h: &[u8]) -> String {
+    use std::fmt::Write as _;
+    h.iter()
+        .fold(String::with_capacity(h.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+/// The writer's state: the lock and the active pack.
+#[derive(Debug)]
+pub(crate) struct Writer {
+    _lock: File,
+    pub active: Option<PackWriter>,
+    pub next_pack: u32,
+    broken: bool,
+}
+
+/// An open store. Open it with [`Store::open`] to write (takes the writer
+/// lock, recovers after a crash) or [`Store::open_read`] to read alongside
+/// a writer.
+#[derive(Debug)]
+pub struct Store {
+    pub(crate) inner: Arc<Inner>,
+    pub(crate) writer: Option<Writer>,
+}
+
+/// What a committed batch did. Returned only once the batch is durable:
+/// its pack bytes fsynced and its index transaction committed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Ack {
+    /// The batch's sequence number (strictly increasing per store).
+    pub seq: u64,
+    /// Block versions recorded.
+    pub blocks: u64,
+    /// Chunks newly stored (the rest were already in the store or zero).
+    pub new_chunks: u64,
+    /// Compressed bytes of the new chunks.
+    pub stored_bytes: u64,
+}
+
+impl Store {
+    /// Creates a store in `dir` (which must be empty or absent).
+    pub fn init(dir: &Path, opts: StoreOptions) -> Result<()> {
+        opts.validate()?;
+        if dir.exists()
+            && std::fs::read_dir(dir)
+                .map_err(StoreError::io(dir, "read directory"))?
+                .next()
+                .is_some()
+        {
+            return Err(StoreError::Invalid(format!(
+                "{}: directory is not empty; a store needs a new or empty directory",
+                dir.display()
+            )));
+        }
+        std::fs::create_dir_all(dir.join("packs"))
+            .map_err(StoreError::io(dir, "create store directory"))?;
+        let cfg = dir.join(CONFIG_FILE);
+        let tmp = dir.join(format!("{CONFIG_FILE}.tmp"));
+        let mut f = File::create(&tmp).map_err(StoreError::io(&tmp, "create config"))?;
+        f.write_all(opts.encode().as_bytes())
+            .and_then(|()| f.sync_all())
+            .map_err(StoreError::io(&tmp, "write config"))?;
+        std::fs::rename(&tmp, &cfg).map_err(StoreError::io(&cfg, "rename config"))?;
+        let idx = dir.join("index");
+        std::fs::create_dir_all(&idx).map_err(StoreError::io(&idx, "create index directory"))?;
+        index::open(&idx, true).map_err(|e| ix_err(&idx, e))?;
+        pack::sync_dir(dir)
+    }
+
+    fn read_config(dir: &Path) -> Result<StoreOptions> {
+        let cfg = dir.join(CONFIG_FILE);
+        let text = std::fs::read_to_string(&cfg).map_err(|e| StoreError::NotAStore {
+            dir: dir.to_path_buf(),
+            detail: format!(
+                "cannot read {CONFIG_FILE}: {e} (create a store with `kairos init DIR`)"
+            ),
+        })?;
+        StoreOptions::decode(dir, &text)
+    }
+
+    fn lock(dir: &Path) -> Result<File> {
+        let path = dir.join("lock");
+        let mut f = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(StoreError::io(&path, "open lock file"))?;
+        match f.try_lock() {
+            Ok(()) => {
+                f.set_len(0)
+                    .map_err(StoreError::io(&path, "write lock file"))?;
+                f.write_all(std::process::id().to_string().as_bytes())
+                    .map_err(StoreError::io(&path, "write lock file"))?;
+                Ok(f)
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut s = String::new();
+                let _ = f.read_to_string(&mut s);
+                Err(StoreError::Locked {
+                    pid: s.trim().parse().unwrap_or(0),
+                    lock: path,
+                })
+            }
+            Err(std::fs::TryLockError::Error(e)) => Err(StoreError::io(&path, "lock store")(e)),
+        }
+    }
+
+    fn open_inner(dir: &Path, write: bool) -> Result<Inner> {
+        let opts = Self::read_config(dir)?;
+        let idx = dir.join("index");
+        let db = index::open(&idx, write).map_err(|e| ix_err(&idx, e))?;
+        Ok(Inner {
+            dir: dir.to_path_buf(),
+            opts,
+            db,
+            packs: RwLock::new(HashMap::new()),
+            dicts: RwLock::new(Dicts::default()),
+            cache: ChunkCache::new(CACHE_BYTES),
+        })
+    }
+
+    /// Opens for writing: takes the writer lock ("store is locked by pid N"
+    /// if another process has it), then brings the index up to date with
+    /// the packs — replaying batches that were durable in a pack but not
+    /// yet committed to the index, and cutting off a torn tail of the
+    /// active pack (logged with `tracing::warn!`).
+    pub fn open(dir: &Path) -> Result<Store> {
+        Self::read_config(dir)?;
+        let lock = Self::lock(dir)?;
+        Self::open_locked(dir, lock)
+    }
+
+    /// Recreates the index from the pack files alone (`kairos verify
+    /// --rebuild-index`): the packs are authoritative, the index a cache.
+    pub fn rebuild_index(dir: &Path) -> Result<Store> {
+        Self::read_config(dir)?;
+        let lock = Self::lock(dir)?;
+        let idx = dir.join("index");
+        if idx.exists() {
+            std::fs::remove_dir_all(&idx).map_err(StoreError::io(&idx, "remove old index"))?;
+        }
+        Self::open_locked(dir, lock)
+    }
+
+    fn open_locked(dir: &Path, lock: File) -> Result<Store> {
+        let idx = dir.join("index");
+        if !idx.join("mdbx.dat").exists() {
+            tracing::warn!(
+                "{}: index missing, rebuilding it from the packs",
+                idx.display()
+            );
+            std::fs::create_dir_all(&idx)
+                .map_err(StoreError::io(&idx, "create index directory"))?;
+        }
+        let inner = Self::open_inner(dir, true)?;
+        let mut writer = Writer {
+            _lock: lock,
+            active: None,
+            next_pack: 1,
+            broken: false,
+        };
+        crate::replay::recover(&inner, &mut writer)?;
+        inner.load_dicts()?;
+        Ok(Store {
+            inner: Arc::new(inner),
+            writer: Some(writer),
+        })
+    }
+
+    /// Opens for reading only: no lock, never modifies the store. Sees every
+    /// batch committed before each read transaction starts.
+    pub fn open_read(dir: &Path) -> Result<Store> {
+        let inner = Self::open_inner(dir, false)?;
+        inner.load_dicts()?;
+        Ok(Store {
+            inner: Arc::new(inner),
+            writer: None,
+        })
+    }
+
+    /// The store directory.
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// The options the store was created with.
+    pub fn options(&self) -> StoreOptions {
+        self.inner.opts
+    }
+
+    /// Starts a batch. Everything added to it becomes durable and visible
+    /// atomically at [`Batch::commit`]; dropping it uncommitted discards it.
+    pub fn begin(&mut self) -> Result<Batch<'_>> {
+        let inner: &Inner = &self.inner;
+        let writer = self
+            .writer
+            .as_mut()
+            .ok_or_else(|| StoreError::Invalid("store was opened read-only".into()))?;
+        if writer.broken {
+            return Err(StoreError::Invalid(
+                "an earlier batch could not be rolled back; reopen the store".into(),
+            ));
+        }
+        if writer.active.is_none() {
+            writer.active = Some(PackWriter::create(&inner.packs_dir(), writer.next_pack)?);
+            writer.next_pack += 1;
+        }
+        let start = writer.active.as_ref().map_or(0, PackWriter::len);
+        let txn = inner
+            .db
+            .begin_rw_txn()
+            .map_err(|e| inner.ix(IxError::Mdbx("begin", e)))?;
+        let seq = {
+            let t = Tables::open(&txn).map_err(|e| inner.ix(e))?;
+            index::meta_u64(&txn, &t, "next_seq")
+                .map_err(|e| inner.ix(e))?
+                .unwrap_or(1)
+        };
+        Ok(Batch {
+            inner,
+            writer,
+            txn: Some(txn),
+            seq,
+            start,
+            entries: Vec::new(),
+            entry_count: 0,
+            new_dicts: Vec::new(),
+            ack: Ack {
+                seq,
+                ..Ack::default()
+            },
+            done: false,
+        })
+    }
+
+    /// Runs `f` with a read transaction and the table handles.
+    pub(crate) fn read<T>(
+        &self,
+        f: impl FnOnce(&index::RoTxn<'_>, &Tables<'_>) -> index::IxResult<T>,
+    ) -> Result<T> {
+        read_with(&self.inner, f)
+    }
+}
+
+/// Runs `f` in a read transaction of `inner`'s index.
+pub(crate) fn read_with<T>(
+    inner: &Inner,
+    f: impl FnOnce(&index::RoTxn<'_>, &Tables<'_>) -> index::IxResult<T>,
+) -> Result<T> {
+    let txn = inner
+        .db
+        .begin_ro_txn()
+        .map_err(|e| inner.ix(IxError::Mdbx("begin", e)))?;
+    let t = Tables::open(&txn).map_err(|e| inner.ix(e))?;
+    f(&txn, &t).map_err(|e| inner.ix(e))
+}
+
+/// One atomic, durable group of changes (see [`Store::begin`]).
+pub struct Batch<'s> {
+    inner: &'s Inner,
+    writer: &'s mut Writer,
+    txn: Option<RwTxn<'s>>,
+    seq: u64,
+    start: u64,
+    entries: Vec<u8>,
+    entry_count: u64,
+    new_dicts: Vec<u32>,
+    ack: Ack,
+    done: bool,
+}
+
+impl std::fmt::Debug for Batch<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Batch")
+            .field("seq", &self.seq)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A block to record: number, hash (zero hash for an all-zero block), content.
+pub type BlockIn<'a> = (u64, Hash, &'a [u8]);
+
+impl<'s> Batch<'s> {
+    fn txn(&self) -> &RwTxn<'s> {
+        // Only `commit` takes the transaction, and it consumes the batch.
+        self.txn
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("batch used after commit"))
+    }
+
+    /// Runs an index read or update in the batch's transaction.
+    pub(crate) fn with<T>(
+        &self,
+        f: impl FnOnce(&RwTxn<'s>, &Tables<'_>) -> index::IxResult<T>,
+    ) -> Result<T> {
+        let txn = self.txn();
+        let t = Tables::open(txn).map_err(|e| self.inner.ix(e))?;
+        f(txn, &t).map_err(|e| self.inner.ix(e))
+    }
+
+    fn active(&mut self) -> &mut PackWriter {
+        self.writer
+            .active
+            .as_mut()
+            .unwrap_or_else(|| unreachable!("begin() opened the active pack"))
+    }
+
+    /// The batch's sequence number.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// Records `e` in the index transaction and the pack's entry log.
+    pub(crate) fn push(&mut self, e: &Entry) -> Result<()> {
+        let seq = self.seq;
+        self.with(|txn, t| index::apply(txn, t, seq, e))?;
+        if self.entries.is_empty() {
+            self.entries.extend_from_slice(&self.seq.to_le_bytes());
+        }
+        e.encode(&mut self.entries);
+        self.entry_count += 1;
+        if let Entry::Block { .. } = e {
+            self.ack.blocks += 1;
+        }
+        if self.entries.len() >= ENTRIES_FLUSH {
+            self.flush_entries()?;
+        }
+        Ok(())
+    }
+
+    fn flush_entries(&mut self) -> Result<()> {
+        if self.entries.is_empty() {
+            return Ok(());
+        }
+        let buf = std::mem::take(&mut self.entries);
+        self.active().append(RecordKind::Entries, &[&buf])?;
+        Ok(())
+    }
+
+    /// The stream named `name`, created (with the store's block size) if new.
+    pub fn stream(&mut self, name: &str) -> Result<StreamRow> {
+        if let Some(s) = self.with(|txn, t| index::stream_by_name(txn, t, name))? {
+            return Ok(s);
+        }
+        if name.is_empty() {
+            return Err(StoreError::Invalid("stream name is empty".into()));
+        }
+        let id = self
+            .with(|txn, t| index::meta_u64(txn, t, "next_stream"))?
+            .unwrap_or(1);
+        let id = u32::try_from(id).map_err(|_| StoreError::Invalid("too many streams".into()))?;
+        let row = StreamRow {
+            id,
+            block_size: self.inner.opts.block_size,
+            name: name.to_owned(),
+        };
+        self.push(&Entry::Stream {
+            id,
+            block_size: row.block_size,
+            name: row.name.clone(),
+        })?;
+        Ok(row)
+    }
+
+    /// The stream's latest instant (including this batch so far).
+    pub fn last_instant(&self, stream: u32) -> Result<Option<i64>> {
+        self.with(|txn, t| index::instant_at(txn, t, stream, i64::MAX))
+    }
+
+    /// The stream's current length.
+    pub fn size(&self, stream: u32) -> Result<u64> {
+        self.with(|txn, t| index::size_at(txn, t, stream, i64::MAX))
+    }
+
+    /// The latest hashes of blocks `first..first + out.len()`.
+    pub fn head_hashes(&self, stream: u32, first: u64, out: &mut [Hash]) -> Result<()> {
+        self.with(|txn, t| index::head_range(txn, t, stream, first, out))
+    }
+
+    /// The current content of a block (zeros if never written).
+    pub fn current_block(&mut self, stream: &StreamRow, block: u64) -> Result<Vec<u8>> {
+        let head = self.with(|txn, t| index::head(txn, t, stream.id, block))?;
+        let Some((_, hash)) = head.filter(|(_, h)| *h != ZERO_HASH) else {
+            return Ok(vec![0; stream.block_size as usize]);
+        };
+        let loc = self
+            .with(|txn, t| index::chunk(txn, t, &hash))?
+            .ok_or_else(|| {
+                StoreError::Invalid(format!(
+                    "chunk {} is referenced but not in the index; run `kairos verify`",
+                    hex(&hash)
+                ))
+            })?;
+        // The chunk may still sit in the active pack's write buffer.
+        self.active().flush()?;
+        self.inner
+            .load_chunk(&hash, loc)
+            .map(|d| d.to_vec())
+            .map_err(|detail| StoreError::Pack {
+                pack: self.inner.pack_path(loc.pack),
+                offset: loc.offset,
+                detail,
+            })
+    }
+
+    /// Records versions of blocks of `stream` at instant `ts`. Stores each
+    /// chunk not yet in the store (compressed in parallel), then the entries.
+    pub fn put_blocks(&mut self, stream: u32, ts: i64, blocks: &[BlockIn<'_>]) -> Result<()> {
+        let fresh: Vec<(Hash, &[u8])> = blocks.iter().map(|&(_, h, d)| (h, d)).collect();
+        self.store_new_chunks(&fresh)?;
+        for &(block, hash, _) in blocks {
+            self.push_block(stream, block, ts, hash)?;
+        }
+        Ok(())
+    }
+
+    /// Records one block version whose chunk is already stored (or zero).
+    pub fn push_block(&mut self, stream: u32, block: u64, ts: i64, hash: Hash) -> Result<()> {
+        self.push(&Entry::Block {
+            stream,
+            block,
+            ts,
+            hash,
+        })
+    }
+
+    /// Stores the chunks among `chunks` that the store does not hold yet
+    /// (zero blocks are never stored; duplicates are stored once).
+    pub fn store_new_chunks(&mut self, chunks: &[(Hash, &[u8])]) -> Result<()> {
+        let mut fresh: Vec<(Hash, &[u8])> = Vec::new();
+        {
+            let mut seen = HashSet::new();
+            let txn = self.txn();
+            let t = Tables::open(txn).map_err(|e| self.inner.ix(e))?;
+            for &(hash, data) in chunks {
+                if hash != ZERO_HASH
+                    && seen.insert(hash)
+                    && index::chunk(txn, &t, &hash)
+                        .map_err(|e| self.inner.ix(e))?
+                        .is_none()
+                {
+                    fresh.push((hash, data));
+                }
+            }
+        }
+        self.store_chunks(&fresh)
+    }
+
+    fn store_chunks(&mut self, fresh: &[(Hash, &[u8])]) -> Result<()> {
+        if fresh.is_empty() {
+            return Ok(());
+        }
+        self.maybe_train(fresh)?;
+        let dict_no = self
+            .inner
+            .dicts
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .current;
+        let dict = self
+            .inner
+            .dicts
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(dict_no);
+        let frames: Vec<std::result::Result<Vec<u8>, String>> = fresh
+            .par_iter()
+            .map(|(_, data)| chunk::compress(data, dict.as_deref()))
+            .collect();
+        let pack_id = self.active().id();
+        for ((hash, data), frame) in fresh.iter().zip(frames) {
+            let frame = frame.map_err(|e| StoreError::Invalid(format!("zstd failed: {e}")))?;
+            let head = chunk::encode_header(hash, data.len() as u32, dict_no);
+            let offset = self.active().append(RecordKind::Chunk, &[&head, &frame])?;
+            let loc = Loc {
+                pack: pack_id,
+                offset,
+                payload_len: (head.len() + frame.len()) as u32,
+            };
+            self.with(|txn, t| index::put_chunk(txn, t, hash, loc, false))?;
+            self.ack.new_chunks += 1;
+            self.ack.stored_bytes += u64::from(loc.payload_len) + pack::RECORD_OVERHEAD;
+        }
+        Ok(())
+    }
+
+    /// Trains the store's dictionary from the first large enough group of
+    /// new blocks of the store's block size.
+    fn maybe_train(&mut self, fresh: &[(Hash, &[u8])]) -> Result<()> {
+        if self
+            .inner
+            .dicts
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .current
+            != 0
+            || fresh.len() < chunk::DICT_MIN_SAMPLES
+        {
+            return Ok(());
+        }
+        let samples: Vec<&[u8]> = fresh.iter().map(|(_, d)| *d).collect();
+        let Some(dict) = chunk::train(&samples) else {
+            return Ok(());
+        };
+        let no = 1;
+        if !self
+            .inner
+            .dicts
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(no, &dict)
+        {
+            return Ok(());
+        }
+        self.new_dicts.push(no);
+        let pack_id = self.active().id();
+        let offset = self
+            .active()
+            .append(RecordKind::Dict, &[&no.to_le_bytes(), &dict])?;
+        let loc = Loc {
+            pack: pack_id,
+            offset,
+            payload_len: (4 + dict.len()) as u32,
+        };
+        self.with(|txn, t| index::put_dict(txn, t, no, loc))
+    }
+
+    /// Records that the stream is `size` bytes long from `ts` on. The
+    /// caller has already written the partly cut last block (tail zeroed).
+    pub fn set_size(&mut self, stream: u32, ts: i64, size: u64) -> Result<()> {
+        self.push(&Entry::Size { stream, ts, size })
+    }
+
+    /// Records an instant of the stream with no block change.
+    pub fn instant(&mut self, stream: u32, ts: i64) -> Result<()> {
+        self.push(&Entry::Instant { stream, ts })
+    }
+
+    /// Makes the batch durable, in this order: entries and commit record
+    /// appended, pack fdatasynced, index transaction committed. Only then
+    /// is the [`Ack`] returned.
+    pub fn commit(mut self) -> Result<Ack> {
+        self.flush_entries()?;
+        let mut commit = Vec::with_capacity(24);
+        commit.extend_from_slice(&self.seq.to_le_bytes());
+        commit.extend_from_slice(&crate::now_ns().to_le_bytes());
+        commit.extend_from_slice(&self.entry_count.to_le_bytes());
+        self.active().append(RecordKind::Commit, &[&commit])?;
+        self.active().sync()?;
+        let (pack_id, end) = (self.active().id(), self.active().len());
+        let seq = self.seq;
+        self.with(|txn, t| {
+            index::set_scan_pos(txn, t, pack_id, end)?;
+            index::set_meta_u64(txn, t, "next_seq", seq + 1)
+        })?;
+        let txn = self
+            .txn
+            .take()
+            .unwrap_or_else(|| unreachable!("commit consumes the batch"));
+        txn.commit()
+            .map_err(|e| self.inner.ix(IxError::Mdbx("commit", e)))?;
+        self.done = true;
+        if end >= self.inner.opts.pack_target
+            && let Some(w) = self.writer.active.take()
+        {
+            w.seal()?;
+        }
+        Ok(self.ack)
+    }
+}
+
+impl Drop for Batch<'_> {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        drop(self.txn.take());
+        let mut d = self
+            .inner
+            .dicts
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for no in self.new_dicts.drain(..) {
+            d.remove(no);
+        }
+        drop(d);
+        let start = self.start;
+        if let Some(w) = self.writer.active.as_mut()
+            && let Err(e) = w.rollback_to(start)
+        {
+            tracing::error!("cannot roll back an aborted batch: {e}");
+            self.writer.broken = true;
+        }
+    }
+}
