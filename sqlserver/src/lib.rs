@@ -20,9 +20,7 @@
 //! and reported), binary XML (xml values stored in SQL Server's binary
 //! form come out as error values), sparse column sets, secondary data files
 //! (NDF) of multi-file databases, the transaction log. SQL Server 2000
-//! files (version 539) are refused. Torn-page bit restoration is
-//! implemented from the notes but not checked on a real file (all samples
-//! use checksums).
+//! files (version 539) are refused.
 //!
 //! Damage never stops a read: a bad page comes out of a row scan as an
 //! error naming page and field, and the scan continues.

@@ -21,6 +21,9 @@ const INLINE_ROOT_HEADER: usize = 12;
 const SMALL_ROOT: u16 = 0;
 const INTERNAL: u16 = 2;
 const DATA: u16 = 3;
+/// SQL Server 2000's large root; same link layout as the 2005 one
+/// (checked on a file created by SQL Server 2000).
+const LARGE_ROOT_SHILOH: u16 = 4;
 const LARGE_ROOT_YUKON: u16 = 5;
 
 /// Deepest LOB tree followed (real trees are 2–3 levels).
@@ -119,9 +122,9 @@ impl<'a, S: Source> LobReader<'a, S> {
                 })?;
                 out.extend_from_slice(data);
             }
-            LARGE_ROOT_YUKON | INTERNAL => {
+            LARGE_ROOT_SHILOH | LARGE_ROOT_YUKON | INTERNAL => {
                 let count = usize::from(u16_at(body, 16).unwrap_or(0));
-                let (start, width, rid_at) = if kind == LARGE_ROOT_YUKON {
+                let (start, width, rid_at) = if kind != INTERNAL {
                     (24, 12, 4)
                 } else {
                     (20, 16, 8)

@@ -165,6 +165,8 @@ pub struct Page {
     number: u32,
     bytes: Vec<u8>,
     header: PageHeader,
+    /// Torn-page bits were present and some sector lacked the pattern.
+    torn: bool,
 }
 
 impl Page {
@@ -224,13 +226,16 @@ impl Page {
                 format!("{} slots do not fit in a page", header.slot_count),
             ));
         }
+        let mut torn = false;
         if header.flag_bits & FLAG_TORN_BITS != 0 && header.flag_bits & FLAG_CHECKSUM == 0 {
+            torn = !torn_bits_consistent(&bytes, header.torn_bits);
             restore_torn_bits(&mut bytes, header.torn_bits);
         }
         Ok(Page {
             number,
             bytes,
             header,
+            torn,
         })
     }
 
@@ -306,18 +311,10 @@ impl Page {
     }
 
     fn torn_check(&self) -> PageCheck {
-        // The pattern sits in the low two bits of the last byte of every
-        // sector; restore_torn_bits put the original bits of sectors 1..16
-        // back, so compare the stored vector's pattern bits instead.
-        let pattern = self.header.torn_bits & 0b11;
-        let consistent = (1..16).all(|s| {
-            let stored = (self.header.torn_bits >> (2 * s)) & 0b11;
-            stored == pattern || stored == (pattern ^ 0b11)
-        });
-        if consistent {
-            PageCheck::Ok
-        } else {
+        if self.torn {
             PageCheck::TornPage
+        } else {
+            PageCheck::Ok
         }
     }
 }
@@ -340,8 +337,21 @@ pub fn checksum(page: &[u8]) -> u32 {
     csum
 }
 
-/// Puts back the two low bits of the last byte of sectors 1..16 that SQL
-/// Server replaced with the torn-page pattern (format notes §3).
+/// Torn-page detection (format notes §3, checked on files written with
+/// PAGE_VERIFY TORN_PAGE_DETECTION): the low two bits of `m_tornBits` are
+/// the write's pattern, and the last byte of every sector 1..16 must carry
+/// it; sector 0's pattern is `m_tornBits` itself.
+fn torn_bits_consistent(bytes: &[u8], torn_bits: u32) -> bool {
+    let pattern = (torn_bits & 0b11) as u8;
+    (1..16usize).all(|s| {
+        bytes
+            .get(s * 512 + 511)
+            .is_some_and(|b| b & 0b11 == pattern)
+    })
+}
+
+/// Puts back the two low bits of the last byte of sectors 1..16, kept in
+/// bits `2s..2s+2` of `m_tornBits`.
 fn restore_torn_bits(bytes: &mut [u8], torn_bits: u32) {
     for s in 1..16usize {
         let original = ((torn_bits >> (2 * s)) & 0b11) as u8;
@@ -376,6 +386,25 @@ mod tests {
         b[4000] ^= 0x10;
         let p = Page::parse("t", 5, b).expect("page");
         assert!(matches!(p.verify(), PageCheck::BadChecksum { .. }));
+    }
+
+    #[test]
+    fn torn_bits_are_checked_and_restored() {
+        let mut b = blank_page(3);
+        b[4..6].copy_from_slice(&FLAG_TORN_BITS.to_le_bytes());
+        // Pattern 01; sector 1's original low bits were 11.
+        let torn_bits: u32 = 0b01 | (0b11 << 2);
+        b[60..64].copy_from_slice(&torn_bits.to_le_bytes());
+        for s in 1..16 {
+            b[s * 512 + 511] = 0xA0 | 0b01;
+        }
+        let p = Page::parse("t", 3, b.clone()).expect("page");
+        assert_eq!(p.verify(), PageCheck::Ok);
+        assert_eq!(p.bytes()[1023], 0xA3, "original bits put back");
+        assert_eq!(p.bytes()[1535], 0xA0);
+        b[7 * 512 + 511] = 0xA0 | 0b10; // sector 7 from another write
+        let p = Page::parse("t", 3, b).expect("page");
+        assert_eq!(p.verify(), PageCheck::TornPage);
     }
 
     #[test]
