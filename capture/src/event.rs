@@ -265,35 +265,24 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// A wall clock that never repeats or goes backwards within the process, so
-/// events of one stream have strictly increasing instants even when the
-/// system clock steps back or two writes land in the same nanosecond.
-#[derive(Debug, Default)]
-pub struct Clock {
-    last: AtomicI64,
-}
+/// Last instant handed out by [`now_ns`].
+static LAST_NS: AtomicI64 = AtomicI64::new(0);
 
-impl Clock {
-    /// A clock starting at the current time.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Now, in ns since the Unix epoch, strictly after every earlier value.
-    pub fn now_ns(&self) -> i64 {
-        let wall = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
-        let mut prev = self.last.load(Ordering::Relaxed);
-        loop {
-            let next = wall.max(prev.saturating_add(1));
-            match self
-                .last
-                .compare_exchange_weak(prev, next, Ordering::AcqRel, Ordering::Relaxed)
-            {
-                Ok(_) => return next,
-                Err(seen) => prev = seen,
-            }
+/// The capture clock: wall time in ns since the Unix epoch, strictly after
+/// every earlier value in this process, so events have strictly increasing
+/// instants even when the system clock steps back or two writes land in the
+/// same nanosecond, and an instant taken after a write returned is after that
+/// write's event.
+pub fn now_ns() -> i64 {
+    let wall = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+    let mut prev = LAST_NS.load(Ordering::Relaxed);
+    loop {
+        let next = wall.max(prev.saturating_add(1));
+        match LAST_NS.compare_exchange_weak(prev, next, Ordering::AcqRel, Ordering::Relaxed) {
+            Ok(_) => return next,
+            Err(seen) => prev = seen,
         }
     }
 }
@@ -386,10 +375,9 @@ mod tests {
 
     #[test]
     fn clock_is_strictly_increasing() {
-        let c = Clock::new();
-        let mut prev = c.now_ns();
+        let mut prev = now_ns();
         for _ in 0..10_000 {
-            let t = c.now_ns();
+            let t = now_ns();
             assert!(t > prev);
             prev = t;
         }

@@ -13,6 +13,8 @@
 //!   reference model tests compare the store against.
 //! - [`nbd`]: an NBD server (fixed newstyle handshake) exporting a volume
 //!   whose writes are captured.
+//! - [`shim`]: the FUSE passthrough file system capturing every write made
+//!   through its mount point.
 // Tests state their expectations with unwrap: a failure there is the test failing.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
@@ -20,9 +22,11 @@ pub mod event;
 pub mod journal;
 pub mod nbd;
 pub mod replay;
+pub mod shim;
 pub mod sink;
+mod sys;
 
-pub use event::{Change, Clock, WriteEvent};
+pub use event::{Change, WriteEvent, now_ns};
 pub use journal::{Journal, JournalSink};
 pub use replay::Replay;
 pub use sink::{CaptureError, EventSink, Result};

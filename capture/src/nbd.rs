@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::event::{Clock, MAX_WRITE_DATA, WriteEvent};
+use crate::event::{MAX_WRITE_DATA, WriteEvent, now_ns};
 use crate::sink::{CaptureError, EventSink, Result};
 
 // Handshake magics and flags (doc/proto.md, "Newstyle negotiation").
@@ -96,7 +96,6 @@ pub struct Volume {
     image_path: PathBuf,
     size: u64,
     sink: Arc<dyn EventSink>,
-    clock: Clock,
     /// Serialises "write the image, submit the event" so events are in the
     /// image's order even with several connections.
     write_lock: Mutex<()>,
@@ -155,7 +154,6 @@ impl Volume {
             image_path: image_path.to_owned(),
             size,
             sink,
-            clock: Clock::new(),
             write_lock: Mutex::new(()),
         })
     }
@@ -181,7 +179,7 @@ impl Volume {
         self.image
             .write_all_at(data, offset)
             .map_err(CaptureError::io(&self.image_path, "write"))?;
-        let ts = self.clock.now_ns();
+        let ts = now_ns();
         for (i, piece) in data.chunks(MAX_WRITE_DATA).enumerate() {
             let at = offset + (i * MAX_WRITE_DATA) as u64;
             self.sink.submit(WriteEvent::write(

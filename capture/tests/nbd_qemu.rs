@@ -9,7 +9,7 @@ use std::process::Command;
 use std::sync::Arc;
 
 use kairos_capture::nbd::{Volume, serve};
-use kairos_capture::{Clock, Journal, JournalSink, Replay};
+use kairos_capture::{Journal, JournalSink, Replay, now_ns};
 
 const SIZE: u64 = 8 << 20;
 
@@ -52,7 +52,6 @@ fn qemu_io_writes_flushes_and_reads_are_captured_at_their_instants() {
 
     // Each step: qemu-io writes a pattern and flushes; the wall time after it
     // returns is an instant at which the expected image must be in the store.
-    let clock = Clock::new();
     let mut expected = vec![0u8; SIZE as usize];
     let mut checkpoints = Vec::new();
     let steps: [(u64, u64, u8); 8] = [
@@ -72,14 +71,14 @@ fn qemu_io_writes_flushes_and_reads_are_captured_at_their_instants() {
         }
         qemu_io(port, &cmds);
         expected[*off as usize..(*off + *len) as usize].fill(*pat);
-        checkpoints.push((clock.now_ns(), expected.clone()));
+        checkpoints.push((now_ns(), expected.clone()));
         // Reading back through NBD returns what was written.
         qemu_io(port, &[format!("read -P {pat:#x} {off} {len}")]);
     }
     // Discard (TRIM) zeroes the range in the captured history too.
     qemu_io(port, &["discard 0 4096".to_owned(), "flush".to_owned()]);
     expected[..4096].fill(0);
-    checkpoints.push((clock.now_ns(), expected.clone()));
+    checkpoints.push((now_ns(), expected.clone()));
 
     let records = sink.with(|j| j.read_from(0, usize::MAX)).unwrap();
     let events: Vec<_> = records.iter().map(|r| r.event.clone()).collect();

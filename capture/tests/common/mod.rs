@@ -1,0 +1,100 @@
+//! Shared fixture for the shim tests: a source directory mounted through
+//! the shim, its events captured into a spool journal, and reconstruction of
+//! the data directory at an instant.
+#![allow(clippy::unwrap_used, dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use kairos_capture::event::WriteEvent;
+use kairos_capture::shim::{self, Shim};
+use kairos_capture::{Journal, JournalSink, Replay};
+
+/// A mounted shim over a fresh source directory.
+pub struct ShimFixture {
+    pub root: tempfile::TempDir,
+    pub src: PathBuf,
+    pub mnt: PathBuf,
+    pub sink: Arc<JournalSink>,
+    session: Option<fuser::BackgroundSession>,
+}
+
+/// FUSE is expected to work on the project's machines (root, /dev/fuse,
+/// fusermount3 from Debian fuse3): if it does not, the test fails here with
+/// the reason rather than skipping.
+pub fn require_fuse() {
+    assert!(
+        Path::new("/dev/fuse").exists(),
+        "/dev/fuse is missing: FUSE tests need the fuse kernel module (and Debian fuse3)"
+    );
+}
+
+impl ShimFixture {
+    pub fn mount() -> Self {
+        require_fuse();
+        let root = tempfile::tempdir().unwrap();
+        let src = root.path().join("src");
+        let mnt = root.path().join("mnt");
+        std::fs::create_dir_all(&src).unwrap();
+        std::fs::create_dir_all(&mnt).unwrap();
+        let sink = Arc::new(JournalSink::new(
+            Journal::open(&root.path().join("spool")).unwrap(),
+        ));
+        let shim = Shim::new(&src, None, sink.clone()).unwrap();
+        let session = shim::spawn(shim, &mnt)
+            .unwrap_or_else(|e| panic!("mounting the shim at {} failed: {e}", mnt.display()));
+        wait_mounted(&mnt);
+        Self {
+            root,
+            src,
+            mnt,
+            sink,
+            session: Some(session),
+        }
+    }
+
+    /// Every captured event so far, in sequence order.
+    pub fn events(&self) -> Vec<WriteEvent> {
+        self.sink
+            .with(|j| {
+                j.sync()?;
+                j.read_from(0, usize::MAX)
+            })
+            .unwrap()
+            .into_iter()
+            .map(|r| r.event)
+            .collect()
+    }
+
+    /// Writes the data directory as of `at` into a new temporary directory.
+    pub fn restore_at(&self, events: &[WriteEvent], at: i64) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, bytes) in Replay::at(events, at, 1 << 34).streams {
+            let p = dir.path().join(&name);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, bytes).unwrap();
+        }
+        dir
+    }
+}
+
+impl Drop for ShimFixture {
+    fn drop(&mut self) {
+        // Unmount before the directories go away.
+        drop(self.session.take());
+    }
+}
+
+fn wait_mounted(mnt: &Path) {
+    for _ in 0..200 {
+        let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+        if mounts
+            .lines()
+            .any(|l| l.split(' ').nth(1) == Some(mnt.to_str().unwrap()))
+        {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    panic!("{} did not appear in /proc/self/mounts", mnt.display());
+}
