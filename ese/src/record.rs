@@ -203,18 +203,31 @@ impl<'a> RecordLayout<'a> {
             );
         }
         let mask = self.ib_mask();
-        // Entries are sorted by (derived, column id); a short linear search is
-        // cheaper than a binary one for typical counts and is always correct.
+        // Entries are sorted with derived (template) columns first, then by
+        // column id (engine `TAGFLD::CmpTagfld2`): binary search, so a row of
+        // a table with thousands of tagged columns is not scanned per column.
         let entry = |i: usize| -> Option<(u16, u16)> {
             let at = self.tagged_start + 4 * i;
             Some((u16_at(self.data, at)?, u16_at(self.data, at + 2)?))
         };
-        for i in 0..self.tagged_count {
+        let sort_key = |fid: u32, derived: bool| (u32::from(!derived) << 16) | fid;
+        let want = sort_key(column.id, column.derived);
+        let (mut lo, mut hi) = (0, self.tagged_count);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let k = entry(mid).map_or(u32::MAX, |(f, ib)| sort_key(u32::from(f), ib & 0x8000 != 0));
+            if k < want {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        if let Some(i) = Some(lo).filter(|&i| i < self.tagged_count) {
             let Some((fid, ib_raw)) = entry(i) else {
-                break;
+                return RawValue::Absent;
             };
-            if u32::from(fid) != column.id || (ib_raw & 0x8000 != 0) != column.derived {
-                continue;
+            if sort_key(u32::from(fid), ib_raw & 0x8000 != 0) != want {
+                return RawValue::Absent;
             }
             let start = usize::from(ib_raw & mask);
             let end = if i + 1 < self.tagged_count {
