@@ -53,8 +53,7 @@ fn sqlite_wal_through_the_shim_restores_at_20_random_instants() {
     let mut committed_at = Vec::new();
     for n in 1..=total {
         ask(&format!(
-            "BEGIN; INSERT INTO t(n, payload) SELECT {n}, {} FROM (SELECT {n} AS n); COMMIT;",
-            PAYLOAD
+            "BEGIN; INSERT INTO t(n, payload) SELECT {n}, {PAYLOAD} FROM (SELECT {n} AS n); COMMIT;"
         ));
         committed_at.push(now_ns());
         if n % 97 == 0 {
@@ -92,7 +91,7 @@ fn sqlite_wal_through_the_shim_restores_at_20_random_instants() {
     for at in instants {
         let committed = committed_at.iter().filter(|&&t| t <= at).count() as u64;
         eprintln!("instant {at}: {committed} transactions committed before it");
-        let dir = fx.restore_at(&events, at);
+        let dir = common::restore_at(&events, at);
         let out = Command::new("sqlite3")
             .arg(dir.path().join("app/data.db"))
             .arg(format!(

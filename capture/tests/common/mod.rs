@@ -65,17 +65,6 @@ impl ShimFixture {
             .map(|r| r.event)
             .collect()
     }
-
-    /// Writes the data directory as of `at` into a new temporary directory.
-    pub fn restore_at(&self, events: &[WriteEvent], at: i64) -> tempfile::TempDir {
-        let dir = tempfile::tempdir().unwrap();
-        for (name, bytes) in Replay::at(events, at, 1 << 34).streams {
-            let p = dir.path().join(&name);
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(p, bytes).unwrap();
-        }
-        dir
-    }
 }
 
 impl Drop for ShimFixture {
@@ -97,4 +86,15 @@ fn wait_mounted(mnt: &Path) {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     panic!("{} did not appear in /proc/self/mounts", mnt.display());
+}
+
+/// Writes the data directory as of `at` into a new temporary directory.
+pub fn restore_at(events: &[WriteEvent], at: i64) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, bytes) in Replay::at(events, at, 1 << 34).streams {
+        let p = dir.path().join(&name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, bytes).unwrap();
+    }
+    dir
 }
