@@ -135,20 +135,15 @@ fn truncations_bit_flips_and_zeroed_pages_never_panic_or_hang() {
         let _ = tx.send(report);
     });
     // generous: the whole run takes seconds; a hang never ends
-    match rx.recv_timeout(Duration::from_secs(600)) {
-        Ok(report) => {
-            assert!(report.len() >= 18);
-            // most bit flips leave the file readable: damage is local
-            eprintln!("{}", report.join("\n"));
-        }
-        Err(_) => {
-            assert!(
-                worker.is_finished(),
-                "corrupt-input run did not finish in 600 s: a loop does not terminate"
-            );
-            panic!("corrupt-input worker panicked (see its message above)");
-        }
-    }
+    let Ok(report) = rx.recv_timeout(Duration::from_mins(10)) else {
+        assert!(
+            worker.is_finished(),
+            "corrupt-input run did not finish in 10 minutes: a loop does not terminate"
+        );
+        panic!("corrupt-input worker panicked (see its message above)");
+    };
+    assert!(report.len() >= 18);
+    eprintln!("{}", report.join("\n"));
 }
 
 /// A flipped bit in a record page is reported as a checksum mismatch on that
@@ -168,7 +163,7 @@ fn flipped_bit_is_reported_as_damaged_page_not_fatal() {
             .expect("readable");
         let (pgno, _) = first.location();
         let ps = u64::from(clean.header().page_size);
-        assert!(clean.damage().get(&pgno).is_none());
+        assert!(!clean.damage().contains_key(&pgno));
 
         let mut data = common::load(file).bytes().to_vec();
         // a byte in the middle of the page's free space / data
