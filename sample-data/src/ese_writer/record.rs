@@ -278,11 +278,16 @@ fn tagged_value(
                 .iter()
                 .map(&mut element)
                 .collect::<Result<Vec<_>, _>>()?;
-            if elems.len() == 2 && !elems[0].0 && !elems[1].0 && elems[0].1.len() <= 255 {
+            // The engine's compact form for exactly two short values of a
+            // column that cannot be separated (tagfld.hxx TWOVALUES).
+            if elems.len() == 2
+                && !column.coltyp.is_long()
+                && elems.iter().all(|e| e.1.len() <= 255)
+            {
                 let mut body = vec![elems[0].1.len() as u8];
                 body.extend_from_slice(&elems[0].1);
                 body.extend_from_slice(&elems[1].1);
-                (tagfld::TWO_VALUES | long_bit, body)
+                (tagfld::MULTI_VALUES | tagfld::TWO_VALUES, body)
             } else {
                 let mut offsets = Vec::new();
                 let mut data = Vec::new();
