@@ -45,6 +45,7 @@
 
 pub mod cache;
 pub mod capture;
+pub mod catalog;
 pub mod chunk;
 pub mod entry;
 pub mod error;
@@ -52,15 +53,20 @@ pub mod index;
 pub mod ingest;
 pub mod pack;
 pub mod replay;
+pub mod retention;
 pub mod store;
 pub mod timespec;
+pub mod verify;
 pub mod view;
 
 pub use capture::CaptureReport;
+pub use catalog::{Mark, StreamInfo, Timeline};
 pub use error::{Result, StoreError};
 pub use ingest::{Change, WriteEvent};
+pub use retention::{GcReport, Policy, PruneReport};
 pub use store::{Ack, Batch, Store, StoreOptions};
 pub use timespec::{TimeSpec, TimeSpecError};
+pub use verify::{Affected, Problem, VerifyReport};
 pub use view::{BadBlock, RestoreOptions, RestoreReport, View};
 
 /// BLAKE3 digest of a block's plain bytes.

@@ -169,6 +169,14 @@ impl Inner {
         Ok(f)
     }
 
+    /// Drops cached handles of deleted packs.
+    pub fn forget_packs(&self, ids: &HashSet<u32>) {
+        self.packs
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .retain(|id, _| !ids.contains(id));
+    }
+
     /// Reads and checks one record at `loc`.
     pub fn read_record(&self, loc: Loc) -> Result<(RecordKind, Vec<u8>)> {
         let path = self.pack_path(loc.pack);

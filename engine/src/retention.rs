@@ -1,0 +1,355 @@
+//! Retention: `prune` drops instants a policy does not keep, `gc` rewrites
+//! packs to reclaim the chunks nothing references any more.
+//!
+//! Prune only writes a `Prune` entry per stream (the dropped instants); the
+//! index then drops every block version and size entry that no kept
+//! instant can see. Nothing is deleted from packs until gc. Gc copies the
+//! live chunks, every dictionary and every metadata record of the packs it
+//! rewrites into new packs, commits the new locations, and only then
+//! deletes the old packs — so a crash at any point leaves either the old or
+//! the new copy reachable.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::Hash;
+use crate::entry::Entry;
+use crate::error::{Result, StoreError};
+use crate::index::{self, IxError, Loc, Tables};
+use crate::pack::{self, HEADER_LEN, PackWriter, RecordKind};
+use crate::store::{Store, read_with};
+
+const HOUR_NS: i64 = 3_600_000_000_000;
+const DAY_NS: i64 = 24 * HOUR_NS;
+
+/// Which instants to keep: every instant newer than `keep_all`, the last
+/// instant of each hour newer than `hourly`, the last of each UTC day newer
+/// than `daily`. The latest instant of every stream, and the instants that
+/// markers point at, are always kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Policy {
+    /// Keep everything this recent (ns).
+    pub keep_all: i64,
+    /// Keep hourly points this recent (ns).
+    pub hourly: i64,
+    /// Keep daily points this recent (ns).
+    pub daily: i64,
+}
+
+/// What prune did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PruneReport {
+    /// Instants before pruning, all streams.
+    pub instants_before: u64,
+    /// Instants dropped.
+    pub instants_dropped: u64,
+}
+
+/// What gc did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GcReport {
+    /// Packs rewritten (and deleted).
+    pub packs_rewritten: u64,
+    /// Chunks no longer referenced, now gone.
+    pub chunks_dropped: u64,
+    /// Total pack bytes before.
+    pub bytes_before: u64,
+    /// Total pack bytes after.
+    pub bytes_after: u64,
+}
+
+#[derive(PartialEq, Eq, Clone, Copy)]
+enum Region {
+    All,
+    Hourly,
+    Daily,
+    Gone,
+}
+
+impl Policy {
+    fn region(&self, now: i64, t: i64) -> Region {
+        let age = now.saturating_sub(t);
+        if age <= self.keep_all {
+            Region::All
+        } else if age <= self.hourly {
+            Region::Hourly
+        } else if age <= self.daily {
+            Region::Daily
+        } else {
+            Region::Gone
+        }
+    }
+
+    /// Instants of `all` (ascending) this policy drops at `now`; `pinned`
+    /// instants are kept regardless.
+    pub fn dropped(&self, now: i64, all: &[i64], pinned: &HashSet<i64>) -> Vec<i64> {
+        let mut out = Vec::new();
+        for (i, &t) in all.iter().enumerate() {
+            let next = all.get(i + 1).copied();
+            let r = self.region(now, t);
+            let last_of = |bucket: i64| {
+                next.is_none_or(|n| {
+                    self.region(now, n) != r || n.div_euclid(bucket) != t.div_euclid(bucket)
+                })
+            };
+            let keep = match r {
+                Region::All => true,
+                Region::Hourly => last_of(HOUR_NS),
+                Region::Daily => last_of(DAY_NS),
+                Region::Gone => false,
+            } || next.is_none()
+                || pinned.contains(&t);
+            if !keep {
+                out.push(t);
+            }
+        }
+        out
+    }
+}
+
+impl Store {
+    /// Applies a retention policy as of `now` (ns). Refuses a policy that
+    /// keeps nothing.
+    pub fn prune(&mut self, policy: &Policy, now: i64) -> Result<PruneReport> {
+        if policy.keep_all <= 0 && policy.hourly <= 0 && policy.daily <= 0 {
+            return Err(StoreError::Invalid(
+                "refusing to prune: this policy keeps nothing (give --keep-all, --hourly or --daily a positive duration)".into(),
+            ));
+        }
+        let mut report = PruneReport::default();
+        let mut batch = self.begin()?;
+        let plan = batch.with(|txn, t| {
+            let marks = index::marks(txn, t)?;
+            let mut plan = Vec::new();
+            for row in index::streams(txn, t)? {
+                let all: Vec<i64> = index::instants(txn, t, row.id, i64::MIN, i64::MAX)?
+                    .iter()
+                    .map(|r| r.ts)
+                    .collect();
+                let mut pinned = HashSet::new();
+                for m in marks.iter().filter(|m| m.stream == 0 || m.stream == row.id) {
+                    if let Some(i) = index::instant_at(txn, t, row.id, m.ts)? {
+                        pinned.insert(i);
+                    }
+                }
+                plan.push((row.id, all.len() as u64, policy.dropped(now, &all, &pinned)));
+            }
+            Ok(plan)
+        })?;
+        for (stream, before, dropped) in plan {
+            report.instants_before += before;
+            report.instants_dropped += dropped.len() as u64;
+            if !dropped.is_empty() {
+                batch.push(&Entry::Prune { stream, dropped })?;
+            }
+        }
+        batch.commit()?;
+        Ok(report)
+    }
+
+    /// Rewrites every pack holding unreferenced chunks, keeping the live
+    /// chunks, dictionaries and metadata records, then deletes the old packs.
+    pub fn gc(&mut self) -> Result<GcReport> {
+        let inner = self.inner.clone();
+        let writer = self
+            .writer
+            .as_mut()
+            .ok_or_else(|| StoreError::Invalid("store was opened read-only".into()))?;
+        if let Some(w) = writer.active.take() {
+            w.seal()?;
+        }
+        let packs_dir = inner.packs_dir();
+        let ids = pack::list_packs(&packs_dir)?;
+        let (chunks, live) = read_with(&inner, |txn, t| {
+            let chunks = index::all_chunks(txn, t)?;
+            let mut live = HashSet::new();
+            for (h, _) in &chunks {
+                if index::refs(txn, t, h)? > 0 {
+                    live.insert(*h);
+                }
+            }
+            Ok((chunks, live))
+        })?;
+        let by_loc: HashMap<(u32, u64), Hash> = chunks
+            .iter()
+            .map(|(h, l)| ((l.pack, l.offset), *h))
+            .collect();
+        let mut report = GcReport::default();
+        let mut rewrite = Vec::new();
+        for &id in &ids {
+            let path = inner.pack_path(id);
+            let (file, len) = pack::open_pack(&path, id)?;
+            report.bytes_before += len;
+            let s = pack::scan(&file, &path, len);
+            if let Some(e) = s.stopped {
+                return Err(StoreError::Pack {
+                    pack: path,
+                    offset: s.valid_end,
+                    detail: format!("gc cannot read this pack ({e}); run `kairos verify` first"),
+                });
+            }
+            let dead = s.records.iter().any(|r| {
+                r.kind == RecordKind::Chunk
+                    && by_loc
+                        .get(&(id, r.offset))
+                        .is_none_or(|h| !live.contains(h))
+            });
+            if dead || s.records.len() <= 1 {
+                rewrite.push((id, file, s.records));
+            } else {
+                report.bytes_after += len;
+            }
+        }
+        let mut moved: Vec<(Hash, Loc)> = Vec::new();
+        let mut dicts: Vec<(u32, Loc)> = Vec::new();
+        let mut out: Option<PackWriter> = None;
+        for (id, file, records) in &rewrite {
+            let path = inner.pack_path(*id);
+            for r in records {
+                let live_hash = by_loc.get(&(*id, r.offset)).filter(|h| live.contains(*h));
+                let keep = match r.kind {
+                    RecordKind::Chunk => live_hash.is_some(),
+                    RecordKind::Trailer => false,
+                    RecordKind::Dict | RecordKind::Entries | RecordKind::Commit => true,
+                };
+                if !keep {
+                    if r.kind == RecordKind::Chunk {
+                        report.chunks_dropped += 1;
+                    }
+                    continue;
+                }
+                if out.is_none() {
+                    out = Some(PackWriter::create(&packs_dir, writer.next_pack)?);
+                    writer.next_pack += 1;
+                }
+                let w = out
+                    .as_mut()
+                    .unwrap_or_else(|| unreachable!("created above"));
+                let raw = pack::read_raw(file, &path, *r)?;
+                let offset = w.append_raw(*r, &raw)?;
+                let loc = Loc {
+                    pack: w.id(),
+                    offset,
+                    payload_len: r.payload_len,
+                };
+                match r.kind {
+                    RecordKind::Chunk => moved.extend(live_hash.map(|h| (*h, loc))),
+                    RecordKind::Dict => {
+                        let no = raw
+                            .get(8..12)
+                            .and_then(|b| b.try_into().ok())
+                            .map_or(0, u32::from_le_bytes);
+                        dicts.push((no, loc));
+                    }
+                    _ => {}
+                }
+                // Roll over only at a batch boundary, so each batch's entries
+                // and commit stay in one pack.
+                if r.kind == RecordKind::Commit
+                    && w.len() >= inner.opts.pack_target
+                    && let Some(w) = out.take()
+                {
+                    report.bytes_after += w.len() + pack::FOOTER_LEN;
+                    w.seal()?;
+                }
+            }
+        }
+        if let Some(w) = out.take() {
+            report.bytes_after += w.len() + pack::FOOTER_LEN;
+            w.seal()?;
+        }
+        pack::sync_dir(&packs_dir)?;
+        let rewritten: HashSet<u32> = rewrite.iter().map(|(id, _, _)| *id).collect();
+        let next = writer.next_pack;
+        let txn = inner
+            .db
+            .begin_rw_txn()
+            .map_err(|e| inner.ix(IxError::Mdbx("begin", e)))?;
+        {
+            let t = Tables::open(&txn).map_err(|e| inner.ix(e))?;
+            let ix = |e| inner.ix(e);
+            for (h, loc) in &moved {
+                index::put_chunk(&txn, &t, h, *loc, true).map_err(ix)?;
+            }
+            for (h, loc) in &chunks {
+                if rewritten.contains(&loc.pack) && !live.contains(h) {
+                    index::del_chunk(&txn, &t, h).map_err(ix)?;
+                }
+            }
+            for (no, loc) in &dicts {
+                index::put_dict(&txn, &t, *no, *loc).map_err(ix)?;
+            }
+            index::set_scan_pos(&txn, &t, next, HEADER_LEN).map_err(ix)?;
+        }
+        txn.commit()
+            .map_err(|e| inner.ix(IxError::Mdbx("commit", e)))?;
+        for id in &rewritten {
+            let p = inner.pack_path(*id);
+            std::fs::remove_file(&p).map_err(StoreError::io(&p, "delete rewritten pack"))?;
+        }
+        pack::sync_dir(&packs_dir)?;
+        inner.forget_packs(&rewritten);
+        report.packs_rewritten = rewritten.len() as u64;
+        Ok(report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn policy_thins_by_hour_and_day() {
+        let now = 100 * DAY_NS;
+        let p = Policy {
+            keep_all: HOUR_NS,
+            hourly: DAY_NS,
+            daily: 10 * DAY_NS,
+        };
+        // every 20 minutes over 20 days
+        let all: Vec<i64> = (0..20 * 72)
+            .map(|i| now - 20 * DAY_NS + i * 20 * 60_000_000_000)
+            .collect();
+        let dropped: HashSet<i64> = p.dropped(now, &all, &HashSet::new()).into_iter().collect();
+        let kept: Vec<i64> = all
+            .iter()
+            .copied()
+            .filter(|t| !dropped.contains(t))
+            .collect();
+        for &t in &kept {
+            let age = now - t;
+            assert!(
+                age <= 10 * DAY_NS || t == *all.last().unwrap_or(&0),
+                "kept instant older than the daily window"
+            );
+        }
+        // within the keep-all hour: everything
+        assert!(
+            all.iter()
+                .filter(|&&t| now - t <= HOUR_NS)
+                .all(|t| !dropped.contains(t))
+        );
+        // hourly region: at most one per hour
+        let mut hours = HashSet::new();
+        for &t in kept
+            .iter()
+            .filter(|&&t| now - t > HOUR_NS && now - t <= DAY_NS)
+        {
+            assert!(
+                hours.insert(t.div_euclid(HOUR_NS)),
+                "two kept instants in one hour"
+            );
+        }
+        assert!(hours.len() >= 22);
+        let mut days = HashSet::new();
+        for &t in kept.iter().filter(|&&t| now - t > DAY_NS) {
+            assert!(
+                days.insert(t.div_euclid(DAY_NS)),
+                "two kept instants in one day"
+            );
+        }
+        assert!((9..=10).contains(&days.len()), "{} days", days.len());
+        // pinned survives
+        let pin: HashSet<i64> = [all[0]].into_iter().collect();
+        assert!(!p.dropped(now, &all, &pin).contains(&all[0]));
+    }
+}

@@ -1,0 +1,486 @@
+//! Store behaviour: dedup, zero blocks, locking, time order, torn tails,
+//! index rebuild, corruption, retention.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::Model;
+use kairos_engine::pack::{self, RecordKind};
+use kairos_engine::{Change, Policy, RestoreOptions, Store, StoreError, StoreOptions, WriteEvent};
+use kairos_parsers::{Error as SourceError, Source, SourceExt};
+use rand::{Rng, RngCore, SeedableRng};
+
+const BS: usize = 8192;
+const SEC: i64 = 1_000_000_000;
+const T0: i64 = 1_750_000_000 * SEC;
+
+fn new_store(dir: &Path, pack_target: u64) -> (PathBuf, Store) {
+    let root = dir.join("store");
+    Store::init(
+        &root,
+        StoreOptions {
+            block_size: BS as u32,
+            pack_target,
+        },
+    )
+    .expect("init");
+    let s = Store::open(&root).expect("open");
+    (root, s)
+}
+
+fn random_blocks(rng: &mut impl RngCore, n: usize) -> Vec<u8> {
+    let mut v = vec![0u8; n * BS];
+    rng.fill_bytes(&mut v);
+    v
+}
+
+fn capture(
+    store: &mut Store,
+    dir: &Path,
+    stream: &str,
+    ts: i64,
+    content: &[u8],
+) -> kairos_engine::CaptureReport {
+    let f = dir.join(format!("{stream}.bin"));
+    std::fs::write(&f, content).expect("write file");
+    store
+        .capture_file(&f, stream, Some(ts), &|_, _| {})
+        .expect("capture")
+}
+
+fn read_all(store: &Store, stream: &str, at: i64) -> Vec<u8> {
+    let v = store.view(stream, Some(at)).expect("view");
+    v.read_vec_at(0, v.len()).expect("read view")
+}
+
+#[test]
+fn same_content_is_stored_once_and_zero_blocks_cost_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_, mut store) = new_store(dir.path(), 1 << 30);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let data = random_blocks(&mut rng, 64); // incompressible: 64 × 8 KiB
+    let empty = store.pack_bytes().expect("size");
+    let a = capture(&mut store, dir.path(), "a", T0, &data);
+    assert_eq!(a.ack.new_chunks, 64);
+    let after_a = store.pack_bytes().expect("size");
+    assert!(
+        after_a - empty >= 64 * BS as u64,
+        "random blocks cannot shrink"
+    );
+    // The same content in another stream: no new chunk, only metadata.
+    let b = capture(&mut store, dir.path(), "b", T0 + SEC, &data);
+    assert_eq!(b.ack.new_chunks, 0);
+    let after_b = store.pack_bytes().expect("size");
+    assert!(
+        after_b - after_a < 64 * 80,
+        "second copy added {} bytes",
+        after_b - after_a
+    );
+    // A new version of a with one block changed: one chunk.
+    let mut v2 = data.clone();
+    v2[5 * BS..6 * BS].fill(0xAB);
+    let a2 = capture(&mut store, dir.path(), "a", T0 + 2 * SEC, &v2);
+    assert_eq!((a2.blocks_changed, a2.ack.new_chunks), (1, 1));
+    let after_a2 = store.pack_bytes().expect("size");
+    assert!(
+        after_a2 - after_b < 1024,
+        "one repetitive block added {} bytes",
+        after_a2 - after_b
+    );
+    // A duplicate of an earlier version's block (block 0 of a copied to block 9): stored once.
+    let mut v3 = v2.clone();
+    v3.copy_within(0..BS, 9 * BS);
+    let a3 = capture(&mut store, dir.path(), "a", T0 + 3 * SEC, &v3);
+    assert_eq!((a3.blocks_changed, a3.ack.new_chunks), (1, 0));
+    // 1000 zero blocks: no chunk, no payload.
+    let before_z = store.pack_bytes().expect("size");
+    let z = capture(
+        &mut store,
+        dir.path(),
+        "zeros",
+        T0 + 4 * SEC,
+        &vec![0u8; 1000 * BS],
+    );
+    assert_eq!(z.ack.new_chunks, 0);
+    assert!(
+        store.pack_bytes().expect("size") - before_z < 200,
+        "zero file cost bytes"
+    );
+    assert_eq!(
+        read_all(&store, "zeros", T0 + 4 * SEC),
+        vec![0u8; 1000 * BS]
+    );
+    assert_eq!(read_all(&store, "a", T0), data);
+    assert_eq!(read_all(&store, "a", T0 + 3 * SEC - 1), v2);
+    assert_eq!(read_all(&store, "b", i64::MAX), data);
+}
+
+#[test]
+fn second_writer_is_refused_with_the_pid() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (root, _store) = new_store(dir.path(), 1 << 20);
+    let err = Store::open(&root).expect_err("second writer");
+    assert!(matches!(err, StoreError::Locked { .. }));
+    let msg = err.to_string();
+    assert!(
+        msg.contains(&format!("store is locked by pid {}", std::process::id())),
+        "{msg}"
+    );
+    // (Readers in other processes are not refused: see the CLI tests. In
+    // one process, libmdbx allows one environment per store: share the Store.)
+}
+
+#[test]
+fn captures_cannot_go_back_in_time() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_, mut store) = new_store(dir.path(), 1 << 20);
+    capture(&mut store, dir.path(), "db", T0 + 10 * SEC, b"hello");
+    let f = dir.path().join("db.bin");
+    for t in [T0, T0 + 10 * SEC] {
+        let err = store
+            .capture_file(&f, "db", Some(t), &|_, _| {})
+            .expect_err("back in time");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("\"db\"") && msg.contains("cannot go back in time"),
+            "{msg}"
+        );
+    }
+    let ev = WriteEvent {
+        stream: "db".into(),
+        timestamp_ns: T0,
+        change: Change::SetLen(3),
+    };
+    assert!(matches!(
+        store.ingest(&[ev]),
+        Err(StoreError::BackInTime { .. })
+    ));
+    // The refused batches left nothing behind.
+    assert_eq!(store.streams().expect("streams")[0].versions, 1);
+    assert_eq!(read_all(&store, "db", i64::MAX), b"hello");
+}
+
+#[test]
+fn torn_tail_is_discarded_on_open() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (root, mut store) = new_store(dir.path(), 1 << 30);
+    let ev = |ts, b: u8| WriteEvent {
+        stream: "s".into(),
+        timestamp_ns: ts,
+        change: Change::Write {
+            offset: 100,
+            data: vec![b; 20_000],
+        },
+    };
+    store.ingest(&[ev(T0, 1)]).expect("ingest");
+    drop(store);
+    let packs = root.join("packs");
+    let id = *pack::list_packs(&packs)
+        .expect("list")
+        .last()
+        .expect("a pack");
+    let path = pack::pack_path(&packs, id);
+    let good_len = std::fs::metadata(&path).expect("stat").len();
+    // An interrupted batch: a whole chunk record without a commit, then half a record.
+    {
+        let mut w = pack::PackWriter::reopen(&path, id, good_len).expect("reopen");
+        w.append(RecordKind::Chunk, &[&[9u8; 300]]).expect("append");
+        w.sync().expect("sync");
+    }
+    let mut bytes = std::fs::read(&path).expect("read");
+    bytes.extend_from_slice(&[2, 0, 0, 0, 255, 0, 0]);
+    std::fs::write(&path, &bytes).expect("write");
+    let mut store = Store::open(&root).expect("reopen after crash");
+    assert_eq!(
+        std::fs::metadata(&path).expect("stat").len(),
+        good_len,
+        "tail cut"
+    );
+    store
+        .ingest(&[ev(T0 + SEC, 2)])
+        .expect("ingest after recovery");
+    let mut want = vec![0u8; 100];
+    want.extend_from_slice(&[2; 20_000]);
+    assert_eq!(read_all(&store, "s", i64::MAX), want);
+    assert!(store.verify(&|_, _| {}).expect("verify").is_clean());
+}
+
+/// A history with several streams, partial writes, truncates, marks, prune and gc.
+fn busy_history(dir: &Path, store: &mut Store) -> (Model, Vec<i64>) {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+    let mut model = Model::default();
+    let mut instants = Vec::new();
+    let mut ts = T0;
+    for i in 0..40 {
+        ts += SEC * rng.random_range(1..5000);
+        let stream = ["x", "y", "z"][i % 3];
+        let mut evs = Vec::new();
+        for _ in 0..rng.random_range(1..5) {
+            let change = if rng.random_ratio(1, 6) {
+                Change::SetLen(rng.random_range(0..40 * BS as u64))
+            } else {
+                let len = rng.random_range(1..3 * BS);
+                let mut data = vec![0u8; len];
+                if rng.random_ratio(3, 4) {
+                    data.fill(rng.random());
+                    data[0] = rng.random();
+                }
+                Change::Write {
+                    offset: rng.random_range(0..30 * BS as u64),
+                    data,
+                }
+            };
+            evs.push(WriteEvent {
+                stream: stream.into(),
+                timestamp_ns: ts,
+                change,
+            });
+        }
+        for e in &evs {
+            model.apply(e);
+        }
+        store.ingest(&evs).expect("ingest");
+        instants.push(ts);
+        if i % 7 == 0 {
+            ts += SEC;
+            let mut c = model.current(stream);
+            c.extend_from_slice(&random_blocks(&mut rng, 2));
+            capture(store, dir, stream, ts, &c);
+            model.capture(stream, ts, c);
+            instants.push(ts);
+        }
+        if i == 20 {
+            store.mark("half", None, Some(ts)).expect("mark");
+        }
+    }
+    (model, instants)
+}
+
+#[test]
+fn rebuilt_index_gives_identical_answers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (root, mut store) = new_store(dir.path(), 48 << 10);
+    let (model, instants) = busy_history(dir.path(), &mut store);
+    let last = *instants.last().expect("instants");
+    store
+        .prune(
+            &Policy {
+                keep_all: 3600 * SEC,
+                hourly: 6 * 3600 * SEC,
+                daily: 0,
+            },
+            last,
+        )
+        .expect("prune");
+    store.gc().expect("gc");
+    // more writes after gc, into a fresh pack
+    let (model2, _) = {
+        let ev = WriteEvent {
+            stream: "x".into(),
+            timestamp_ns: last + SEC,
+            change: Change::Write {
+                offset: 5,
+                data: vec![7; 9000],
+            },
+        };
+        store.ingest(std::slice::from_ref(&ev)).expect("ingest");
+        let mut m = model.clone();
+        m.apply(&ev);
+        (m, ())
+    };
+    let before = store.index_rows().expect("rows");
+    let streams_before = store.streams().expect("streams");
+    let marks_before = store.marks().expect("marks");
+    drop(store);
+    let store = Store::rebuild_index(&root).expect("rebuild");
+    assert_eq!(store.index_rows().expect("rows"), before);
+    assert_eq!(store.streams().expect("streams"), streams_before);
+    assert_eq!(store.marks().expect("marks"), marks_before);
+    for s in ["x", "y", "z"] {
+        for tl in store
+            .timeline(s, i64::MIN, i64::MAX)
+            .expect("timeline")
+            .instants
+        {
+            assert_eq!(
+                Some(read_all(&store, s, tl.ts).as_slice()),
+                model2.at(s, tl.ts),
+                "{s} at {}",
+                tl.ts
+            );
+        }
+    }
+    assert!(store.verify(&|_, _| {}).expect("verify").is_clean());
+}
+
+#[test]
+fn flipped_pack_byte_is_named_and_contained() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (root, mut store) = new_store(dir.path(), 1 << 30);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(3);
+    let a = random_blocks(&mut rng, 8);
+    let b = random_blocks(&mut rng, 8);
+    capture(&mut store, dir.path(), "a", T0, &a);
+    capture(&mut store, dir.path(), "b", T0 + SEC, &b);
+    // The third chunk record of the first pack is block 2 of stream a.
+    let packs = root.join("packs");
+    let id = pack::list_packs(&packs).expect("list")[0];
+    let path = pack::pack_path(&packs, id);
+    let (f, len) = pack::open_pack(&path, id).expect("open");
+    let chunks: Vec<_> = pack::scan(&f, &path, len)
+        .records
+        .into_iter()
+        .filter(|r| r.kind == RecordKind::Chunk)
+        .collect();
+    let victim = chunks[2];
+    let mut bytes = std::fs::read(&path).expect("read");
+    bytes[(victim.offset + 200) as usize] ^= 0x10;
+    std::fs::write(&path, &bytes).expect("write");
+    drop(store);
+    let store = Store::open_read(&root).expect("open");
+    let report = store.verify(&|_, _| {}).expect("verify");
+    assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
+    let p = &report.problems[0];
+    assert_eq!(p.pack.as_deref(), Some(path.as_path()));
+    assert_eq!(p.offset, Some(victim.offset));
+    assert_eq!(p.affected.len(), 1);
+    assert_eq!(
+        (
+            p.affected[0].stream.as_str(),
+            p.affected[0].block,
+            p.affected[0].instant
+        ),
+        ("a", 2, T0)
+    );
+    // Reading the damaged block fails with an error naming the pack and offset.
+    let v = store.view("a", None).expect("view");
+    let err = v.read_vec_at(0, v.len()).expect_err("damaged");
+    assert!(
+        matches!(err, SourceError::Damaged { offset, .. } if offset == 2 * BS as u64),
+        "{err}"
+    );
+    let msg = err.to_string();
+    assert!(
+        msg.contains(&path.display().to_string()) && msg.contains(&victim.offset.to_string()),
+        "{msg}"
+    );
+    let out = dir.path().join("a.out");
+    let err = v
+        .restore_to(&out, RestoreOptions::default(), &|_, _| {})
+        .expect_err("restore fails");
+    assert!(err.to_string().contains("damaged"), "{err}");
+    assert!(!out.exists(), "no partial output");
+    let rep = v
+        .restore_to(
+            &out,
+            RestoreOptions {
+                force: false,
+                allow_damaged: true,
+            },
+            &|_, _| {},
+        )
+        .expect("restore --allow-damaged");
+    assert_eq!(
+        rep.bad_blocks.iter().map(|b| b.block).collect::<Vec<_>>(),
+        vec![2]
+    );
+    let got = std::fs::read(&out).expect("read");
+    assert_eq!(&got[..2 * BS], &a[..2 * BS]);
+    assert_eq!(&got[2 * BS..3 * BS], &[0u8; BS][..]);
+    assert_eq!(&got[3 * BS..], &a[3 * BS..]);
+    // Unaffected stream restores exactly.
+    let out_b = dir.path().join("b.out");
+    store
+        .view("b", None)
+        .expect("view")
+        .restore_to(&out_b, RestoreOptions::default(), &|_, _| {})
+        .expect("restore b");
+    assert_eq!(std::fs::read(&out_b).expect("read"), b);
+    // Existing output without --force is refused.
+    let err = store
+        .view("b", None)
+        .expect("view")
+        .restore_to(&out_b, RestoreOptions::default(), &|_, _| {})
+        .expect_err("exists");
+    assert!(err.to_string().contains("--force"), "{err}");
+}
+
+#[test]
+fn prune_and_gc_shrink_the_store_and_keep_what_the_policy_keeps() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (root, mut store) = new_store(dir.path(), 256 << 10);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+    let hour = 3600 * SEC;
+    let mut model = Model::default();
+    let mut content = random_blocks(&mut rng, 16);
+    let start = T0;
+    let mut ts = start;
+    // every 3 hours for 100 days, two random blocks change
+    while ts < start + 100 * 24 * hour {
+        for _ in 0..2 {
+            let b = rng.random_range(0..16);
+            rng.fill_bytes(&mut content[b * BS..(b + 1) * BS]);
+        }
+        capture(&mut store, dir.path(), "db", ts, &content);
+        model.capture("db", ts, content.clone());
+        ts += 3 * hour;
+    }
+    let now = ts;
+    let none = Policy {
+        keep_all: 0,
+        hourly: 0,
+        daily: 0,
+    };
+    let err = store.prune(&none, now).expect_err("keeps nothing");
+    assert!(err.to_string().contains("keeps nothing"), "{err}");
+    let before = store.pack_bytes().expect("size");
+    let all_before = store
+        .timeline("db", i64::MIN, i64::MAX)
+        .expect("timeline")
+        .instants
+        .len();
+    let policy = Policy {
+        keep_all: 24 * hour,
+        hourly: 7 * 24 * hour,
+        daily: 90 * 24 * hour,
+    };
+    let rep = store.prune(&policy, now).expect("prune");
+    assert!(rep.instants_dropped > 0);
+    let gc = store.gc().expect("gc");
+    let after = store.pack_bytes().expect("size");
+    assert!(
+        after < before * 2 / 3,
+        "gc: {before} -> {after} bytes ({gc:?})"
+    );
+    let kept: Vec<i64> = store
+        .timeline("db", i64::MIN, i64::MAX)
+        .expect("timeline")
+        .instants
+        .iter()
+        .map(|r| r.ts)
+        .collect();
+    assert_eq!(kept.len() as u64, all_before as u64 - rep.instants_dropped);
+    // What the policy promises: every instant of the last 24 h, one per hour of the last week, one per day of 90 days.
+    let recent = model.streams["db"]
+        .iter()
+        .filter(|(t, _)| now - t <= 24 * hour)
+        .count();
+    assert_eq!(
+        kept.iter().filter(|&&t| now - t <= 24 * hour).count(),
+        recent
+    );
+    assert!(kept.iter().all(|&t| now - t <= 90 * 24 * hour));
+    let days = kept.iter().filter(|&&t| now - t > 7 * 24 * hour).count();
+    assert!((82..=84).contains(&days), "{days} daily points");
+    drop(store);
+    let store = Store::open(&root).expect("reopen");
+    for &t in &kept {
+        assert_eq!(
+            Some(read_all(&store, "db", t).as_slice()),
+            model.at("db", t),
+            "kept instant {t}"
+        );
+    }
+    assert!(store.verify(&|_, _| {}).expect("verify").is_clean());
+}
