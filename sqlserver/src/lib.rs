@@ -14,7 +14,8 @@
 //!   ghost records and records left in freed slots ([`scan`]);
 //! - FixedVar records ([`record`]) and every common type ([`types`]),
 //!   char data through the collation's code page ([`collation`]), off-row
-//!   values: text/ntext/image, (max) types and row-overflow ([`lob`]).
+//!   values: text/ntext/image, (max) types and row-overflow ([`lob`]);
+//! - exports to CSV, JSONL and SQL script ([`export`]).
 //!
 //! What is not read yet: ROW/PAGE compressed and columnstore data (detected
 //! and reported), binary XML (xml values stored in SQL Server's binary
@@ -31,6 +32,7 @@ pub mod boot_page;
 pub mod catalog;
 pub mod collation;
 pub mod database;
+pub mod export;
 pub mod iam;
 pub mod lob;
 pub mod page;
@@ -44,6 +46,7 @@ pub mod value;
 
 pub use boot_page::BootPage;
 pub use database::{Database, RowCount, TableSummary};
+pub use export::{ExportReport, Format, export_table};
 pub use scan::{Row, RowScan, RowState, ScanOptions};
 pub use table::{Column, Index, Table};
 pub use types::SqlType;
