@@ -4,3 +4,4 @@
 //!   description (format notes: `../shared/docs/formats/ese.md`).
 
 pub mod ese_writer;
+pub mod rtf;
