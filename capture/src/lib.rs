@@ -11,6 +11,8 @@
 //!   tails cut on open, acknowledged watermark).
 //! - [`replay`]: reconstructing stream contents from a log of events; the
 //!   reference model tests compare the store against.
+//! - [`store_sink`]: the engine store as a sink (group commit on `sync`),
+//!   and restoring a captured data directory at an instant.
 //! - [`nbd`]: an NBD server (fixed newstyle handshake) exporting a volume
 //!   whose writes are captured.
 //! - [`shim`]: the FUSE passthrough file system capturing every write made
@@ -24,9 +26,11 @@ pub mod nbd;
 pub mod replay;
 pub mod shim;
 pub mod sink;
+pub mod store_sink;
 mod sys;
 
 pub use event::{Change, WriteEvent, now_ns};
 pub use journal::{Journal, JournalSink};
 pub use replay::Replay;
 pub use sink::{CaptureError, EventSink, Result};
+pub use store_sink::{StoreSink, restore_dir};

@@ -40,9 +40,9 @@ pub enum CaptureError {
     /// An event violates the encoding bounds.
     #[error("invalid event: {0}")]
     Event(#[from] DecodeError),
-    /// The store refused or failed an ingest.
-    #[error("store: {0}")]
-    Store(String),
+    /// The store refused or failed an operation.
+    #[error(transparent)]
+    Store(#[from] kairos_engine::StoreError),
     /// A peer broke the network protocol or refused us.
     #[error("{peer}: {detail}")]
     Protocol {

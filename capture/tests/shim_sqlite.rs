@@ -19,7 +19,7 @@ const PAYLOAD: &str = "replace(printf('%.*c', 50 + (n * 37) % 3000, 'x'), 'x', n
 
 #[test]
 fn sqlite_wal_through_the_shim_restores_at_20_random_instants() {
-    let fx = common::ShimFixture::mount();
+    let fx = common::ShimFixture::mount_store();
     let db = fx.mnt.join("app/data.db");
     std::fs::create_dir_all(db.parent().unwrap()).unwrap();
 
@@ -79,11 +79,18 @@ fn sqlite_wal_through_the_shim_restores_at_20_random_instants() {
         total.to_string()
     );
 
-    let events = fx.events();
-    eprintln!("{} events captured for {total} transactions", events.len());
+    let streams: Vec<String> = fx
+        .store
+        .as_ref()
+        .unwrap()
+        .with_store(|s| s.streams())
+        .unwrap()
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
     assert!(
-        events.iter().any(|e| e.stream == "app/data.db-wal"),
-        "the WAL file was captured"
+        streams.iter().any(|s| s == "app/data.db-wal"),
+        "the WAL file was captured: {streams:?}"
     );
     let mut rng = rand::rng();
     let mut instants: Vec<i64> = (0..20).map(|_| rng.random_range(start..end)).collect();
@@ -91,7 +98,7 @@ fn sqlite_wal_through_the_shim_restores_at_20_random_instants() {
     for at in instants {
         let committed = committed_at.iter().filter(|&&t| t <= at).count() as u64;
         eprintln!("instant {at}: {committed} transactions committed before it");
-        let dir = common::restore_at(&events, at);
+        let dir = fx.restore_store_at(at);
         let out = Command::new("sqlite3")
             .arg(dir.path().join("app/data.db"))
             .arg(format!(

@@ -8,14 +8,18 @@ use std::sync::Arc;
 
 use kairos_capture::event::WriteEvent;
 use kairos_capture::shim::{self, Shim};
-use kairos_capture::{Journal, JournalSink, Replay};
+use kairos_capture::{EventSink, Journal, JournalSink, Replay, StoreSink};
+use kairos_engine::{Store, StoreOptions};
 
 /// A mounted shim over a fresh source directory.
 pub struct ShimFixture {
     pub root: tempfile::TempDir,
     pub src: PathBuf,
     pub mnt: PathBuf,
-    pub sink: Arc<JournalSink>,
+    /// The spool journal (the reference log) when mounted with [`Self::mount`].
+    pub sink: Option<Arc<JournalSink>>,
+    /// The store sink when mounted with [`Self::mount_store`].
+    pub store: Option<Arc<StoreSink>>,
     session: Option<fuser::BackgroundSession>,
 }
 
@@ -30,17 +34,35 @@ pub fn require_fuse() {
 }
 
 impl ShimFixture {
+    /// Captures into a spool journal (the reference log).
     pub fn mount() -> Self {
-        require_fuse();
         let root = tempfile::tempdir().unwrap();
+        let sink = Arc::new(JournalSink::new(
+            Journal::open(&root.path().join("spool")).unwrap(),
+        ));
+        let mut fx = Self::mount_with(root, sink.clone());
+        fx.sink = Some(sink);
+        fx
+    }
+
+    /// Captures into an engine store.
+    pub fn mount_store() -> Self {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("store");
+        Store::init(&dir, StoreOptions::default()).unwrap();
+        let sink = Arc::new(StoreSink::new(Store::open(&dir).unwrap()));
+        let mut fx = Self::mount_with(root, sink.clone());
+        fx.store = Some(sink);
+        fx
+    }
+
+    fn mount_with(root: tempfile::TempDir, sink: Arc<dyn EventSink>) -> Self {
+        require_fuse();
         let src = root.path().join("src");
         let mnt = root.path().join("mnt");
         std::fs::create_dir_all(&src).unwrap();
         std::fs::create_dir_all(&mnt).unwrap();
-        let sink = Arc::new(JournalSink::new(
-            Journal::open(&root.path().join("spool")).unwrap(),
-        ));
-        let shim = Shim::new(&src, None, sink.clone()).unwrap();
+        let shim = Shim::new(&src, None, sink).unwrap();
         let session = shim::spawn(shim, &mnt)
             .unwrap_or_else(|e| panic!("mounting the shim at {} failed: {e}", mnt.display()));
         wait_mounted(&mnt);
@@ -48,14 +70,28 @@ impl ShimFixture {
             root,
             src,
             mnt,
-            sink,
+            sink: None,
+            store: None,
             session: Some(session),
         }
+    }
+
+    /// The data directory as of `at`, from the engine store.
+    pub fn restore_store_at(&self, at: i64) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        self.store
+            .as_ref()
+            .unwrap()
+            .with_store(|s| kairos_capture::restore_dir(s, "", Some(at), dir.path()))
+            .unwrap();
+        dir
     }
 
     /// Every captured event so far, in sequence order.
     pub fn events(&self) -> Vec<WriteEvent> {
         self.sink
+            .as_ref()
+            .unwrap()
             .with(|j| {
                 j.sync()?;
                 j.read_from(0, usize::MAX)
