@@ -16,7 +16,10 @@ use std::path::Path;
 
 use kairos_capture::{Replay, now_ns};
 
-fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+/// File contents by relative path.
+type Snapshot = BTreeMap<String, Vec<u8>>;
+
+fn snapshot(dir: &Path) -> Snapshot {
     let mut out = BTreeMap::new();
     let mut stack = vec![dir.to_owned()];
     while let Some(d) = stack.pop() {
@@ -38,7 +41,7 @@ fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
 fn every_operation_is_captured_as_the_real_directory_saw_it() {
     let fx = common::ShimFixture::mount();
     let m = |p: &str| fx.mnt.join(p);
-    let mut steps: Vec<(&str, i64, BTreeMap<String, Vec<u8>>)> = Vec::new();
+    let mut steps: Vec<(&str, i64, Snapshot)> = Vec::new();
     let mut record = |what: &'static str| {
         let at = now_ns();
         steps.push((what, at, snapshot(&fx.src)));
