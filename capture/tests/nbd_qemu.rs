@@ -9,7 +9,8 @@ use std::process::Command;
 use std::sync::Arc;
 
 use kairos_capture::nbd::{Volume, serve};
-use kairos_capture::{Journal, JournalSink, Replay, now_ns};
+use kairos_capture::{EventSink, Journal, JournalSink, Replay, StoreSink, now_ns};
+use kairos_engine::{Store, StoreOptions};
 
 const SIZE: u64 = 8 << 20;
 
@@ -36,13 +37,12 @@ fn qemu_io(port: u16, cmds: &[String]) -> String {
     text
 }
 
-#[test]
-fn qemu_io_writes_flushes_and_reads_are_captured_at_their_instants() {
+/// Runs the qemu-io scenario against a volume capturing into `sink`;
+/// returns (instant after each flush, expected volume bytes at it) and the
+/// final image.
+fn scenario(sink: Arc<dyn EventSink>) -> (Vec<(i64, Vec<u8>)>, Vec<u8>) {
     let dir = tempfile::tempdir().unwrap();
-    let spool = dir.path().join("spool");
-    let sink = Arc::new(JournalSink::new(Journal::open(&spool).unwrap()));
-    let volume =
-        Arc::new(Volume::open(&dir.path().join("vol0.img"), SIZE, "vol0", sink.clone()).unwrap());
+    let volume = Arc::new(Volume::open(&dir.path().join("vol0.img"), SIZE, "vol0", sink).unwrap());
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     {
@@ -65,11 +65,12 @@ fn qemu_io_writes_flushes_and_reads_are_captured_at_their_instants() {
         (5 << 20, 1, 0x77),
     ];
     for (i, (off, len, pat)) in steps.iter().enumerate() {
-        let mut cmds = vec![format!("write -P {pat:#x} {off} {len}"), "flush".to_owned()];
-        if i == 5 {
-            cmds = vec![format!("write -z {off} {len}"), "flush".to_owned()];
-        }
-        qemu_io(port, &cmds);
+        let write = if i == 5 {
+            format!("write -z {off} {len}")
+        } else {
+            format!("write -P {pat:#x} {off} {len}")
+        };
+        qemu_io(port, &[write, "flush".to_owned()]);
         expected[*off as usize..(*off + *len) as usize].fill(*pat);
         checkpoints.push((now_ns(), expected.clone()));
         // Reading back through NBD returns what was written.
@@ -79,7 +80,21 @@ fn qemu_io_writes_flushes_and_reads_are_captured_at_their_instants() {
     qemu_io(port, &["discard 0 4096".to_owned(), "flush".to_owned()]);
     expected[..4096].fill(0);
     checkpoints.push((now_ns(), expected.clone()));
+    let image = std::fs::read(dir.path().join("vol0.img")).unwrap();
+    assert!(
+        image == expected,
+        "the live image holds what the client wrote"
+    );
+    (checkpoints, image)
+}
 
+#[test]
+fn qemu_io_flushed_writes_are_in_the_spool_journal_at_their_instants() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = Arc::new(JournalSink::new(
+        Journal::open(&dir.path().join("spool")).unwrap(),
+    ));
+    let (checkpoints, _) = scenario(sink.clone());
     let records = sink.with(|j| j.read_from(0, usize::MAX)).unwrap();
     let events: Vec<_> = records.iter().map(|r| r.event.clone()).collect();
     assert!(events.iter().all(|e| e.stream == "vol0"));
@@ -95,9 +110,25 @@ fn qemu_io_writes_flushes_and_reads_are_captured_at_their_instants() {
     // Before the first write the volume held nothing.
     let first = events.first().unwrap().ts_ns;
     assert!(Replay::at(&events, first - 1, SIZE).streams.is_empty());
-    // And the live image equals the latest reconstruction.
-    let image = std::fs::read(dir.path().join("vol0.img")).unwrap();
-    assert!(image == *expected);
+}
+
+#[test]
+fn qemu_io_flushed_writes_are_in_the_store_at_their_instants() {
+    let dir = tempfile::tempdir().unwrap();
+    let store_dir = dir.path().join("store");
+    Store::init(&store_dir, StoreOptions::default()).unwrap();
+    let sink = Arc::new(StoreSink::new(Store::open(&store_dir).unwrap()));
+    let (checkpoints, _) = scenario(sink.clone());
+    for (n, (at, want)) in checkpoints.iter().enumerate() {
+        let mut got = Vec::new();
+        sink.with_store(|s| s.view("vol0", Some(*at)).unwrap().write_to(&mut got))
+            .unwrap();
+        got.resize(SIZE as usize, 0);
+        assert!(
+            got == *want,
+            "instant {n}: the store's view differs from what was flushed"
+        );
+    }
 }
 
 #[test]
