@@ -32,6 +32,9 @@ const SYSCOLPARS: i32 = 41;
 const SYSIDXSTATS: i32 = 54;
 const SYSISCOLS: i32 = 55;
 const SYSCLSOBJS: i32 = 64;
+/// Decoder of one `sysrscols` / `syshobtcolumns` record.
+type RsColParser = fn(&[u8]) -> Option<(i64, RsCol)>;
+
 /// `sysclsobjs.class` of schemas.
 const CLASS_SCHEMA: i64 = 50;
 
@@ -202,7 +205,7 @@ impl Catalog {
             .filter_map(|r| parse_rowset_head(&r).map(|h| (r, h)))
             .unzip();
         // 2008+: sysrscols; 2005: syshobtcolumns, with its own layout.
-        let (layout_table, parse): (i32, fn(&[u8]) -> Option<(i64, RsCol)>) = if boot_rowsets
+        let (layout_table, parse): (i32, RsColParser) = if boot_rowsets
             .iter()
             .any(|r| r.object_id == SYSRSCOLS && r.index_id == 1)
         {
@@ -468,7 +471,7 @@ fn iam_pages<S: Source>(pages: &Pages<S>, first_iam: PageId) -> Vec<PageId> {
         for e in &iam.extents {
             out.extend((0..8).map(|i| PageId {
                 file: e.file,
-                page: e.page + i,
+                page: e.page.saturating_add(i),
             }));
         }
         next = iam.next;
@@ -481,10 +484,10 @@ fn push_live(page: &Page, out: &mut Vec<Vec<u8>>) {
         let Some(bytes) = page.record_bytes(slot) else {
             continue;
         };
-        if let Ok(r) = Record::parse(bytes) {
-            if r.kind() == RecordType::Primary {
-                out.push(r.bytes().to_vec());
-            }
+        if let Ok(r) = Record::parse(bytes)
+            && r.kind() == RecordType::Primary
+        {
+            out.push(r.bytes().to_vec());
         }
     }
 }

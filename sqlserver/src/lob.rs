@@ -124,10 +124,10 @@ impl<'a, S: Source> LobReader<'a, S> {
             }
             LARGE_ROOT_SHILOH | LARGE_ROOT_YUKON | INTERNAL => {
                 let count = usize::from(u16_at(body, 16).unwrap_or(0));
-                let (start, width, rid_at) = if kind != INTERNAL {
-                    (24, 12, 4)
-                } else {
+                let (start, width, rid_at) = if kind == INTERNAL {
                     (20, 16, 8)
+                } else {
+                    (24, 12, 4)
                 };
                 for i in 0..count {
                     let e = start + i * width;

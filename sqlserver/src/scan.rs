@@ -211,7 +211,7 @@ impl<'a, S: Source> RowScan<'a, S> {
                     for e in &iam.extents {
                         out.extend((0..8).map(|i| PageId {
                             file: e.file,
-                            page: e.page + i,
+                            page: e.page.saturating_add(i),
                         }));
                     }
                     next = iam.next;

@@ -144,7 +144,8 @@ impl SqlType {
     /// Bytes of the value in the fixed part, for fixed-length types.
     pub fn fixed_len(self) -> Option<usize> {
         Some(match self {
-            SqlType::TinyInt => 1,
+            // bit columns share a byte of the fixed part.
+            SqlType::TinyInt | SqlType::Bit => 1,
             SqlType::SmallInt => 2,
             SqlType::Int | SqlType::Real | SqlType::SmallMoney | SqlType::SmallDateTime => 4,
             SqlType::BigInt
@@ -152,7 +153,6 @@ impl SqlType {
             | SqlType::Money
             | SqlType::DateTime
             | SqlType::Timestamp => 8,
-            SqlType::Bit => 1,
             SqlType::Decimal { precision, .. } => decimal_len(precision),
             SqlType::Date => 3,
             SqlType::Time(s) => time_len(s),
@@ -296,7 +296,7 @@ impl SqlType {
                     Ok(Value::Error(
                         "xml: binary XML encoding is not supported yet".into(),
                     ))
-                } else if bytes.len() % 2 == 0 {
+                } else if bytes.len().is_multiple_of(2) {
                     Ok(Value::Text(crate::bytes::utf16le(bytes)))
                 } else {
                     Err(Value::Error(format!(
@@ -449,7 +449,8 @@ fn decode_datetimeoffset(b: &[u8], scale: u8) -> Value {
     Value::DateTime(s)
 }
 
-/// SQL Server's GUID text: Data1-3 little-endian, Data4 as stored, uppercase.
+/// SQL Server's GUID text: Data1-3 little-endian, Data4 as stored, uppercase
+/// (missing bytes of a short slice print as 00).
 pub fn guid_text(b: &[u8]) -> String {
     let mut s = String::with_capacity(36);
     for (i, idx) in [3, 2, 1, 0, 5, 4, 7, 6, 8, 9, 10, 11, 12, 13, 14, 15]
@@ -459,7 +460,7 @@ pub fn guid_text(b: &[u8]) -> String {
         if matches!(i, 4 | 6 | 8 | 10) {
             s.push('-');
         }
-        let _ = write!(s, "{:02X}", b[*idx]);
+        let _ = write!(s, "{:02X}", b.get(*idx).copied().unwrap_or(0));
     }
     s
 }
@@ -572,7 +573,7 @@ mod tests {
             0x64, 0xFF,
         ];
         assert_eq!(guid_text(&b), "6F9619FF-8B86-D011-B42D-00C04FC964FF");
-        assert_eq!(time_text(3_723_1234567, 7), "01:02:03.1234567");
+        assert_eq!(time_text(37_231_234_567, 7), "01:02:03.1234567");
         assert_eq!(time_text(3_723, 0), "01:02:03");
     }
 

@@ -31,7 +31,11 @@ fn all_mdf() -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(samples())
         .expect("samples directory present")
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter(|n| n.ends_with(".mdf"))
+        .filter(|n| {
+            Path::new(n)
+                .extension()
+                .is_some_and(|x| x.eq_ignore_ascii_case("mdf"))
+        })
         .collect();
     v.sort();
     assert!(
@@ -73,15 +77,14 @@ fn spot_pairs(spot: &str) -> Vec<(String, String)> {
         let mut end = after.len();
         for (i, _) in after.match_indices(' ') {
             let tail = &after[i + 1..];
-            if let Some(e) = tail.find('=') {
-                if !tail[..e].is_empty()
-                    && tail[..e]
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || c == '_')
-                {
-                    end = i;
-                    break;
-                }
+            if let Some(e) = tail.find('=')
+                && !tail[..e].is_empty()
+                && tail[..e]
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_')
+            {
+                end = i;
+                break;
             }
         }
         let value = after[..end].trim().trim_matches('\'').to_owned();
@@ -263,7 +266,11 @@ fn lobs_are_complete() {
 }
 
 fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    use std::fmt::Write;
+    b.iter().fold(String::new(), |mut s, x| {
+        let _ = write!(s, "{x:02x}");
+        s
+    })
 }
 
 /// Listing tables reads only the boot page, catalog pages (system tables,
@@ -273,11 +280,7 @@ fn hex(b: &[u8]) -> String {
 fn listing_tables_is_lazy() {
     let largest = all_mdf()
         .into_iter()
-        .max_by_key(|n| {
-            std::fs::metadata(samples().join(n))
-                .map(|m| m.len())
-                .unwrap_or(0)
-        })
+        .max_by_key(|n| std::fs::metadata(samples().join(n)).map_or(0, |m| m.len()))
         .expect("a sample");
     let file = FileSource::open(samples().join(&largest)).expect("open");
     let counting = CountingSource::new(&file, PAGE_SIZE as u32);
@@ -290,8 +293,11 @@ fn listing_tables_is_lazy() {
         let page = Page::read(&file, *p as u32).expect("page");
         let h = page.header();
         let allowed = match h.page_type {
-            PageType::Boot | PageType::Iam | PageType::Pfs | PageType::FileHeader => true,
-            PageType::Other(8 | 9) => true,
+            PageType::Boot
+            | PageType::Iam
+            | PageType::Pfs
+            | PageType::FileHeader
+            | PageType::Other(8 | 9) => true,
             // Catalog rows and their off-row values live in system objects.
             PageType::Data | PageType::TextMix | PageType::Index => h.obj_id < 100,
             _ => false,
