@@ -4,4 +4,5 @@
 //!   description (format notes: `../shared/docs/formats/ese.md`).
 
 pub mod ese_writer;
+pub mod exchange;
 pub mod rtf;
