@@ -48,4 +48,7 @@ pub enum Command {
         /// The file to look at.
         file: PathBuf,
     },
+    /// Capture paths: shim, nbd, serve, agent, mount.
+    #[command(flatten)]
+    Capture(crate::capture_cmds::CaptureCommand),
 }

@@ -10,5 +10,6 @@ pub fn run(cli: Cli) -> Result<()> {
     let global = cli.global;
     match cli.command {
         Command::Sniff { file } => sniff::run(&file, global.json),
+        Command::Capture(cmd) => crate::capture_cmds::run(cmd, &global),
     }
 }

@@ -2,6 +2,7 @@
 //! operation lives in the library crates so the GUI can call the same code.
 
 mod args;
+mod capture_cmds;
 mod commands;
 mod sniff;
 
