@@ -138,6 +138,11 @@ impl Journal {
             .map_err(CaptureError::io(&self.path, "fsync"))
     }
 
+    /// True when appended events wait for [`sync`](Self::sync).
+    pub fn has_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
     /// Highest sequence number acknowledged by the server.
     pub fn acked(&self) -> u64 {
         self.acked

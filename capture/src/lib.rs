@@ -15,6 +15,8 @@
 //!   and restoring a captured data directory at an instant.
 //! - [`nbd`]: an NBD server (fixed newstyle handshake) exporting a volume
 //!   whose writes are captured.
+//! - [`net`]: the agent → server protocol, `kairos serve` and the agent's
+//!   spool sender.
 //! - [`shim`]: the FUSE passthrough file system capturing every write made
 //!   through its mount point.
 // Tests state their expectations with unwrap: a failure there is the test failing.
@@ -23,6 +25,7 @@
 pub mod event;
 pub mod journal;
 pub mod nbd;
+pub mod net;
 pub mod replay;
 pub mod shim;
 pub mod sink;
