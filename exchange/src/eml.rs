@@ -81,9 +81,52 @@ pub fn encode_words(text: &str) -> String {
         .join("\r\n ")
 }
 
-/// `"Name" <addr>` with the name encoded or quoted as needed.
-fn mailbox(a: &Address) -> String {
+/// An address usable in an Internet header: the SMTP address when known;
+/// else, for an Exchange DN (`/O=ORG/OU=.../CN=NAME`), the SMTP address of a
+/// recipient with the same DN (the same mailbox), else the DN in Exchange's
+/// IMCEA encapsulation ([MS-OXCMAIL] 2.1.3.1.x: `IMCEAEX-` + the DN with `/`
+/// as `_` and other specials as `+XX`, at the reserved domain `invalid`),
+/// which keeps it one well-formed address.
+fn internet_address(a: &Address, msg: &Message) -> String {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let email = a.internet_email();
+    if email.is_empty() || email.contains('@') {
+        return email.to_owned();
+    }
+    if let Some(same) = msg
+        .recipients
+        .iter()
+        .map(|r| &r.address)
+        .find(|r| r.email.eq_ignore_ascii_case(email) && r.smtp.contains('@'))
+    {
+        return same.smtp.clone();
+    }
+    let mut out = format!(
+        "IMCEA{}-",
+        if a.addr_type.is_empty() {
+            "EX"
+        } else {
+            &a.addr_type
+        }
+    );
+    for b in email.bytes() {
+        match b {
+            b'/' => out.push('_'),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'=' | b'-' | b'.' => out.push(char::from(b)),
+            _ => {
+                out.push('+');
+                out.push(char::from(HEX[usize::from(b >> 4)]));
+                out.push(char::from(HEX[usize::from(b & 0x0F)]));
+            }
+        }
+    }
+    out.push_str("@invalid");
+    out
+}
+
+/// `"Name" <addr>` with the name encoded or quoted as needed.
+fn mailbox(a: &Address, msg: &Message) -> String {
+    let email = internet_address(a, msg);
     let name = if a.name.is_empty() || a.name == email {
         String::new()
     } else if a.name.is_ascii() && !a.name.chars().any(char::is_control) {
@@ -92,8 +135,9 @@ fn mailbox(a: &Address) -> String {
         format!("{} ", encode_words(&a.name))
     };
     if email.is_empty() {
-        // Without an address, RFC 5322 still allows a group with no members.
-        format!("{}:;", encode_words(&a.name))
+        // Only a display name is stored (drafts, sync logs): keep it, with
+        // the empty address `<>` mail software uses for "no address".
+        format!("{name}<>")
     } else if name.is_empty() {
         format!("<{email}>")
     } else {
@@ -191,9 +235,9 @@ impl EmlWriter {
             }
         };
         if !msg.sender.is_empty() {
-            add(&mut h, "From", mailbox(&msg.sender));
+            add(&mut h, "From", mailbox(&msg.sender, msg));
         } else if !msg.sent_representing.is_empty() {
-            add(&mut h, "From", mailbox(&msg.sent_representing));
+            add(&mut h, "From", mailbox(&msg.sent_representing, msg));
         }
         for (kind, name) in [
             (RecipientKind::To, "To"),
@@ -204,7 +248,7 @@ impl EmlWriter {
                 .recipients
                 .iter()
                 .filter(|r| r.kind == kind)
-                .map(|r| mailbox(&r.address))
+                .map(|r| mailbox(&r.address, msg))
                 .collect();
             add(&mut h, name, list.join(",\r\n "));
         }
@@ -267,6 +311,13 @@ impl EmlWriter {
         if alternatives.is_empty()
             && let Some(rtf) = &msg.body_rtf
         {
+            // RTF only: a plain-text rendering first, the RTF as the richer
+            // alternative.
+            alternatives.push(Self::text_leaf(
+                "plain",
+                "utf-8",
+                crate::rtf::to_text(rtf).into_bytes(),
+            ));
             alternatives.push(Part::Leaf {
                 headers: vec![("Content-Type".into(), "text/rtf".into())],
                 body: Body::Base64(rtf.as_slice().into()),

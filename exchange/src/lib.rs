@@ -31,3 +31,29 @@ pub mod tree;
 pub use model::{MailStore, Message};
 pub use pst::PstStore;
 pub use tree::MailboxTree;
+
+use std::sync::Arc;
+
+use kairos_parsers::{Error, ItemTree, Location, Result, Sniffed, Source};
+
+/// Opens any mail source as an item tree, choosing the reader from the
+/// file's signature: PST/OST/PAB through libpff; Exchange EDB is refused as
+/// not supported yet; anything else is an error naming the source.
+pub fn open_tree(source: Arc<dyn Source>) -> Result<Box<dyn ItemTree + Send>> {
+    match kairos_parsers::sniff(&source)? {
+        Sniffed::Pst { .. } => Ok(Box::new(MailboxTree::new(PstStore::open(source)?))),
+        Sniffed::Ese { .. } => Err(Error::Unsupported {
+            source_name: source.name().to_owned(),
+            feature: "Exchange EDB mailboxes".into(),
+        }),
+        other => Err(Error::corrupt(
+            source.name(),
+            Location::Offset(0),
+            "file signature",
+            format!(
+                "not a PST/OST or Exchange EDB file (found: {})",
+                other.format_name()
+            ),
+        )),
+    }
+}

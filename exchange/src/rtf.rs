@@ -131,6 +131,158 @@ fn lzfu(body: &[u8], limit: usize) -> Vec<u8> {
     out
 }
 
+/// Destinations whose text is not document text (font and colour tables,
+/// metadata, pictures, generator): skipped by [`to_text`].
+const SKIPPED_DESTINATIONS: &[&str] = &[
+    "fonttbl",
+    "colortbl",
+    "stylesheet",
+    "info",
+    "pict",
+    "object",
+    "header",
+    "footer",
+    "listtable",
+    "listoverridetable",
+    "rsidtbl",
+    "generator",
+    "themedata",
+    "latentstyles",
+];
+
+/// The readable text of an RTF document, for a plain-text alternative when a
+/// message has only an RTF body: groups and control words are dropped,
+/// `\par`/`\line` become line breaks, `\'hh` is read as Windows-1252 (the
+/// usual `\ansicpg`), `\uN` as Unicode. Formatting is lost by design.
+pub fn to_text(rtf: &[u8]) -> String {
+    let mut out = String::new();
+    // Per group: skipping?, \ucN count.
+    let mut stack: Vec<(bool, usize)> = vec![(false, 1)];
+    let mut pending_skip = 0usize;
+    let mut i = 0;
+    while let Some(&b) = rtf.get(i) {
+        let (skipping, uc) = stack.last().copied().unwrap_or((false, 1));
+        match b {
+            b'{' => {
+                // A `{\*` destination is optional: skip it unless known.
+                let star = rtf.get(i + 1..i + 3) == Some(b"\\*");
+                stack.push((skipping || star, uc));
+                i += 1;
+            }
+            b'}' => {
+                if stack.len() > 1 {
+                    stack.pop();
+                }
+                i += 1;
+            }
+            b'\\' => {
+                let start = i + 1;
+                let mut j = start;
+                while rtf.get(j).is_some_and(u8::is_ascii_alphabetic) {
+                    j += 1;
+                }
+                if j == start {
+                    // Control symbol.
+                    match rtf.get(start) {
+                        Some(b'\'') => {
+                            let hex = rtf.get(start + 1..start + 3).unwrap_or_default();
+                            let v = std::str::from_utf8(hex)
+                                .ok()
+                                .and_then(|h| u8::from_str_radix(h, 16).ok());
+                            if pending_skip > 0 {
+                                pending_skip -= 1;
+                            } else if let (Some(v), false) = (v, skipping) {
+                                out.push(windows_1252(v));
+                            }
+                            i = start + 3;
+                        }
+                        Some(c @ (b'\\' | b'{' | b'}')) => {
+                            if !skipping {
+                                out.push(char::from(*c));
+                            }
+                            i = start + 1;
+                        }
+                        Some(b'~') => {
+                            if !skipping {
+                                out.push('\u{a0}');
+                            }
+                            i = start + 1;
+                        }
+                        _ => i = start + 1,
+                    }
+                    continue;
+                }
+                let word = std::str::from_utf8(&rtf[start..j]).unwrap_or_default();
+                let mut k = j;
+                if rtf.get(k) == Some(&b'-') {
+                    k += 1;
+                }
+                while rtf.get(k).is_some_and(u8::is_ascii_digit) {
+                    k += 1;
+                }
+                let param: Option<i64> = std::str::from_utf8(&rtf[j..k])
+                    .ok()
+                    .and_then(|p| p.parse().ok());
+                if rtf.get(k) == Some(&b' ') {
+                    k += 1;
+                }
+                i = k;
+                if SKIPPED_DESTINATIONS.contains(&word) {
+                    if let Some(top) = stack.last_mut() {
+                        top.0 = true;
+                    }
+                    continue;
+                }
+                if skipping {
+                    continue;
+                }
+                match word {
+                    "par" | "line" | "sect" | "page" => out.push('\n'),
+                    "tab" => out.push('\t'),
+                    "uc" => {
+                        if let Some(top) = stack.last_mut() {
+                            top.1 = usize::try_from(param.unwrap_or(1)).unwrap_or(1);
+                        }
+                    }
+                    "u" => {
+                        let v = param.unwrap_or(0);
+                        let code = if v < 0 { v + 65_536 } else { v };
+                        if let Some(c) = u32::try_from(code).ok().and_then(char::from_u32) {
+                            out.push(c);
+                        }
+                        pending_skip = uc;
+                    }
+                    _ => {}
+                }
+            }
+            b'\r' | b'\n' => i += 1,
+            _ => {
+                if pending_skip > 0 {
+                    pending_skip -= 1;
+                } else if !skipping {
+                    out.push(windows_1252(b));
+                }
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// One Windows-1252 byte as a character (0x80–0x9F per the code page,
+/// the rest as Latin-1).
+fn windows_1252(b: u8) -> char {
+    const HIGH: [char; 32] = [
+        '€', '\u{81}', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', '\u{8d}', 'Ž',
+        '\u{8f}', '\u{90}', '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', '\u{9d}',
+        'ž', 'Ÿ',
+    ];
+    match b {
+        0x80..=0x9F => HIGH[usize::from(b - 0x80)],
+        _ => char::from(b),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,7 +320,18 @@ mod tests {
         assert!(matches!(decompress(&bad), Err(RtfError::Crc { .. })));
     }
 
+    #[test]
+    fn text_of_an_rtf_document() {
+        let rtf = br"{\rtf1\ansi\ansicpg1252{\fonttbl{\f0 Arial;}}{\*\generator X;}Hello\par caf\'e9 \u8364?\tab end}";
+        assert_eq!(to_text(rtf), "Hello\ncaf\u{e9} \u{20ac}\tend");
+    }
+
     proptest! {
+        #[test]
+        fn to_text_never_panics(data in proptest::collection::vec(any::<u8>(), 0..400)) {
+            let _ = to_text(&data);
+        }
+
         #[test]
         fn never_panics_and_bounded(data in proptest::collection::vec(any::<u8>(), 0..600)) {
             if let Ok(out) = decompress(&data) {
