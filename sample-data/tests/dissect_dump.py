@@ -7,9 +7,44 @@ Bytes are hex strings; multi-values are lists. The --rtf mode decompresses
 [MS-OXRTFCP] compressed RTF with the independent `compressed_rtf` package.
 """
 import json
+import struct
 import sys
 
-from dissect.esedb import EseDB
+from dissect.esedb import EseDB, compression
+from dissect.esedb import table as _table
+from dissect.esedb.btree import BTree
+from dissect.esedb.exceptions import NoNeighbourPageError
+
+
+def _get_long_value(self, key):
+    """Table.get_long_value of dissect.esedb 3.18 with one fix: it adds each
+    chunk's *end* offset to the running offset, so from the third chunk on it
+    mistakes plain chunks for compressed ones. Same logic, running offset
+    set to the chunk's end instead."""
+    rkey = key[::-1]
+    btree = BTree(self.esedb, self.lv_page)
+    header = btree.search(rkey)
+    _, size = struct.unpack("<2I", header.data)
+    chunks, offsets = [], []
+    while True:
+        try:
+            node = btree.next()
+            if not node.key.startswith(rkey):
+                break
+        except NoNeighbourPageError:
+            break
+        chunks.append(node.data)
+        offsets.append(struct.unpack(">I", node.key[-4:])[0])
+    offsets.append(size)
+    out = []
+    for chunk, start, end in zip(chunks, offsets, offsets[1:]):
+        if len(chunk) != end - start:
+            chunk = compression.decompress(chunk)
+        out.append(chunk)
+    return b"".join(out)
+
+
+_table.Table.get_long_value = _get_long_value
 
 
 def conv(v):
