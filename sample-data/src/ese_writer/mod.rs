@@ -646,3 +646,169 @@ pub fn write_database(spec: &DatabaseSpec) -> Result<Vec<u8>, WriteError> {
     }
     Ok(file)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(columns: Vec<ColumnSpec>, key: &[&str], rows: Vec<Vec<Value>>) -> DatabaseSpec {
+        DatabaseSpec {
+            page_size: 8192,
+            signature: 3,
+            created_unix: 1_790_000_000,
+            tables: vec![TableSpec {
+                name: "T".into(),
+                columns,
+                primary_key: key.iter().map(|s| (*s).to_owned()).collect(),
+                rows,
+            }],
+        }
+    }
+
+    #[test]
+    fn rejects_bad_input_with_context() {
+        let id = || ColumnSpec::new("id", ColumnType::Long);
+        let dup = table(
+            vec![id()],
+            &["id"],
+            vec![vec![Value::I32(1)], vec![Value::I32(1)]],
+        );
+        assert!(matches!(
+            write_database(&dup),
+            Err(WriteError::DuplicateKey {
+                first: 0,
+                second: 1,
+                ..
+            })
+        ));
+        let wrong = table(vec![id()], &[], vec![vec![Value::Text("x".into())]]);
+        assert!(matches!(write_database(&wrong), Err(WriteError::Schema(m)) if m.contains("id")));
+        let long = table(
+            vec![ColumnSpec::new("t", ColumnType::Text)],
+            &[],
+            vec![vec![Value::Text("x".repeat(200))]],
+        );
+        assert!(matches!(write_database(&long), Err(WriteError::Schema(m)) if m.contains("255")));
+        let big = table(
+            (0..40)
+                .map(|i| ColumnSpec::new(&format!("b{i}"), ColumnType::Binary))
+                .collect(),
+            &[],
+            vec![(0..40).map(|_| Value::Bytes(vec![1; 250])).collect()],
+        );
+        assert!(matches!(
+            write_database(&big),
+            Err(WriteError::RecordTooLarge { row: 0, .. })
+        ));
+        let mut odd = table(vec![id()], &[], Vec::new());
+        odd.page_size = 5000;
+        assert!(matches!(
+            write_database(&odd),
+            Err(WriteError::PageSize(5000))
+        ));
+        let cp = table(
+            vec![ColumnSpec::new("t", ColumnType::Text).ansi()],
+            &[],
+            vec![vec![Value::Text("中".into())]],
+        );
+        assert!(matches!(write_database(&cp), Err(WriteError::Schema(m)) if m.contains("1252")));
+        let reserved = DatabaseSpec {
+            tables: vec![TableSpec {
+                name: "MSysFoo".into(),
+                ..dup.tables[0].clone()
+            }],
+            ..dup
+        };
+        assert!(matches!(
+            write_database(&reserved),
+            Err(WriteError::Schema(_))
+        ));
+    }
+
+    /// Keys of the nodes on a page, decoded independently of the writer's
+    /// encoder (tags at the page end, flags per page size, tag-0 prefix).
+    fn page_keys(g: Geometry, p: &[u8], root: bool) -> Vec<Vec<u8>> {
+        let hl = g.header_len();
+        let count = usize::from(u16::from_le_bytes([p[34], p[35]]) & 0xfff);
+        let mask = if g.large() { 0x7fff } else { 0x1fff };
+        let tag = |i: usize| {
+            let at = g.size - 4 * (i + 1);
+            let cb = usize::from(u16::from_le_bytes([p[at], p[at + 1]]) & mask);
+            let raw_ib = u16::from_le_bytes([p[at + 2], p[at + 3]]);
+            let ib = usize::from(raw_ib & mask);
+            (&p[hl + ib..hl + ib + cb], raw_ib >> 13)
+        };
+        let prefix = if root { &[][..] } else { tag(0).0 };
+        (1..count)
+            .map(|i| {
+                let (node, tag_flags) = tag(i);
+                let first = u16::from_le_bytes([node[0], node[1]]);
+                let flags = if g.large() { first >> 13 } else { tag_flags };
+                if flags & page::NODE_COMPRESSED != 0 {
+                    let cb_prefix = usize::from(first & 0x1fff);
+                    let cb_suffix = usize::from(u16::from_le_bytes([node[2], node[3]]));
+                    let mut k = prefix[..cb_prefix].to_vec();
+                    k.extend_from_slice(&node[4..4 + cb_suffix]);
+                    k
+                } else {
+                    node[2..2 + usize::from(first & 0x1fff)].to_vec()
+                }
+            })
+            .collect()
+    }
+
+    /// Page-level invariants on a file with multi-level trees: header and
+    /// shadow agree, every page is sealed, objids and sibling links are
+    /// consistent, keys on every page are sorted.
+    #[test]
+    fn layout_invariants() {
+        for ps in [8192u32, 32768] {
+            let rows = (0..4000)
+                .map(|i| vec![Value::I32(i), Value::Bytes(vec![i as u8; 60])])
+                .collect();
+            let mut spec = table(
+                vec![
+                    ColumnSpec::new("id", ColumnType::Long),
+                    ColumnSpec::new("b", ColumnType::Binary),
+                ],
+                &["id"],
+                rows,
+            );
+            spec.page_size = ps;
+            let file = write_database(&spec).expect("write");
+            let g = Geometry { size: ps as usize };
+            assert_eq!(file[..g.size], file[g.size..2 * g.size], "shadow header");
+            assert_eq!(file.len() % g.size, 0);
+            let pages = file.len() / g.size - 2;
+            let page = |n: usize| &file[(n + 1) * g.size..(n + 2) * g.size];
+            let mut leaves = 0;
+            for n in 1..=pages {
+                let p = page(n);
+                let fl = u32::from_le_bytes(p[36..40].try_into().expect("4"));
+                if fl == 0 {
+                    continue; // free page
+                }
+                let mut copy = p.to_vec();
+                checksum::seal_page(&mut copy, n as u32);
+                assert_eq!(copy, p, "checksum of page {n}");
+                let next = u32::from_le_bytes(p[20..24].try_into().expect("4")) as usize;
+                if next != 0 {
+                    let back =
+                        u32::from_le_bytes(page(next)[16..20].try_into().expect("4")) as usize;
+                    assert_eq!(back, n, "prev link of page {next}");
+                    assert_eq!(page(next)[24..28], p[24..28], "siblings share the objid");
+                }
+                if fl & page::flags::LEAF != 0 && fl & page::flags::ROOT == 0 {
+                    leaves += 1;
+                }
+                let keys = page_keys(g, p, fl & page::flags::ROOT != 0);
+                let sorted = keys.iter().filter(|k| !k.is_empty()).collect::<Vec<_>>();
+                assert!(
+                    sorted.windows(2).all(|w| w[0] < w[1]),
+                    "keys of page {n} not ascending"
+                );
+            }
+            assert!(leaves > 2, "expected a multi-page tree at {ps}");
+        }
+    }
+}
