@@ -168,7 +168,7 @@ fn csv_row(row: &Row, include_deleted: bool, line: &mut String) {
 
 /// A value as JSON: numbers that fit i64/f64 as numbers, decimals and
 /// binary as strings.
-fn json_value(v: &Value) -> serde_json::Value {
+pub fn json_value(v: &Value) -> serde_json::Value {
     match v {
         Value::Null => serde_json::Value::Null,
         Value::Bool(b) => (*b).into(),

@@ -15,7 +15,10 @@
 //! - FixedVar records ([`record`]) and every common type ([`types`]),
 //!   char data through the collation's code page ([`collation`]), off-row
 //!   values: text/ntext/image, (max) types and row-overflow ([`lob`]);
-//! - exports to CSV, JSONL and SQL script ([`export`]).
+//! - exports to CSV, JSONL and SQL script ([`export`]) and the item tree
+//!   `Database → Table → Row` ([`tree`]);
+//! - the statements `sql push` sends to a live server, and with the `push`
+//!   feature the tiberius client that sends them ([`push`]).
 //!
 //! What is not read yet: ROW/PAGE compressed and columnstore data (detected
 //! and reported), binary XML (xml values stored in SQL Server's binary
@@ -37,10 +40,12 @@ pub mod iam;
 pub mod lob;
 pub mod page;
 pub mod pages;
+pub mod push;
 pub mod record;
 pub mod row;
 pub mod scan;
 pub mod table;
+pub mod tree;
 pub mod types;
 pub mod value;
 
