@@ -1,6 +1,6 @@
 //! Writes a generated Exchange-schema mailbox database and its manifest.
 //!
-//! `cargo run -p kairos-sample-data --example gen_edb -- OUT.edb [--page-size 8192|32768] [--seed N] [--bulk N] [--mailboxes N]`
+//! `cargo run -p kairos-sample-data --example gen_edb -- OUT.edb [--page-size 8192|32768] [--seed N] [--bulk N] [--mailboxes N] [--omit MAILBOX:DOC_ID]...`
 //! writes `OUT.edb` and `OUT.edb.manifest.json`.
 
 use kairos_sample_data::exchange::{ExchangeOptions, generate_exchange_edb};
@@ -23,12 +23,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--seed" => opts.seed = value(&mut args, &a)?,
             "--bulk" => opts.bulk_messages = value(&mut args, &a)?,
             "--mailboxes" => opts.mailboxes = value(&mut args, &a)?,
+            "--omit" => {
+                let v: String = value(&mut args, &a)?;
+                let (mb, doc) = v
+                    .split_once(':')
+                    .ok_or("--omit takes MAILBOX:DOCUMENT_ID")?;
+                opts.omit_messages.push((mb.parse()?, doc.parse()?));
+            }
             _ if out.is_none() => out = Some(a),
             _ => return Err(format!("unexpected argument {a}").into()),
         }
     }
     let out =
-        out.ok_or("usage: gen_edb OUT.edb [--page-size N] [--seed N] [--bulk N] [--mailboxes N]")?;
+        out.ok_or("usage: gen_edb OUT.edb [--page-size N] [--seed N] [--bulk N] [--mailboxes N] [--omit MAILBOX:DOC_ID]")?;
     let (bytes, manifest) = generate_exchange_edb(&opts)?;
     std::fs::write(&out, &bytes)?;
     std::fs::write(

@@ -44,6 +44,10 @@ pub struct ExchangeOptions {
     /// Extra small messages in the first mailbox's `Bulk` folder, so that
     /// `Message_N` spans many pages and needs branch pages.
     pub bulk_messages: usize,
+    /// Messages left out, as `(MailboxNumber, MessageDocumentId)`: with the
+    /// same seed this gives a later version of the same database in which
+    /// those messages were removed (everything else is identical).
+    pub omit_messages: Vec<(i32, i32)>,
 }
 
 impl Default for ExchangeOptions {
@@ -53,6 +57,7 @@ impl Default for ExchangeOptions {
             page_size: 32768,
             mailboxes: 3,
             bulk_messages: 400,
+            omit_messages: Vec::new(),
         }
     }
 }
@@ -1186,6 +1191,12 @@ impl AttachmentBytes {
 /// Generates the database and its manifest.
 pub fn generate_exchange_edb(opts: &ExchangeOptions) -> Result<(Vec<u8>, Manifest), WriteError> {
     let (mut manifest, bytes) = build_manifest(opts);
+    for mb in &mut manifest.mailboxes {
+        for f in &mut mb.folders {
+            f.messages
+                .retain(|m| !opts.omit_messages.contains(&(mb.number, m.document_id)));
+        }
+    }
     let tables = tables(&manifest, &bytes);
     manifest.tables = tables
         .iter()

@@ -27,6 +27,7 @@ fn generate(page_size: u32) -> (tempfile::TempDir, std::path::PathBuf, Manifest)
         page_size,
         mailboxes: 3,
         bulk_messages: 300,
+        omit_messages: Vec::new(),
     };
     let (bytes, manifest) = generate_exchange_edb(&opts).expect("generate");
     let dir = tempfile::tempdir().expect("tempdir");
@@ -349,4 +350,62 @@ fn generation_is_deterministic() {
     let json = serde_json::to_string(&a.1).expect("serialize");
     let back: Manifest = serde_json::from_str(&json).expect("deserialize");
     assert_eq!(back, a.1);
+}
+
+/// A later version without one message: that message is gone from the
+/// manifest and from what libesedb exports; everything else is unchanged.
+#[test]
+fn omitting_a_message_gives_a_later_version() {
+    let opts = ExchangeOptions {
+        seed: 5,
+        page_size: 8192,
+        mailboxes: 2,
+        bulk_messages: 10,
+        omit_messages: Vec::new(),
+    };
+    let (v1, m1) = generate_exchange_edb(&opts).expect("v1");
+    let victim = m1.mailboxes[1]
+        .folders
+        .iter()
+        .find(|f| f.name == "Inbox")
+        .expect("inbox")
+        .messages[0]
+        .clone();
+    let (v2, m2) = generate_exchange_edb(&ExchangeOptions {
+        omit_messages: vec![(102, victim.document_id)],
+        ..opts
+    })
+    .expect("v2");
+    let count = |m: &Manifest| {
+        m.mailboxes
+            .iter()
+            .flat_map(|mb| &mb.folders)
+            .map(|f| f.messages.len())
+            .sum::<usize>()
+    };
+    assert_eq!(count(&m1), count(&m2) + 1);
+    assert!(
+        !m2.mailboxes[1]
+            .folders
+            .iter()
+            .flat_map(|f| &f.messages)
+            .any(|m| m.subject == victim.subject && m.document_id == victim.document_id)
+    );
+    assert_eq!(
+        m1.mailboxes[0], m2.mailboxes[0],
+        "other mailboxes unchanged"
+    );
+    assert_eq!(v1.len() % 8192, 0);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("v2.edb");
+    std::fs::write(&path, v2).expect("write");
+    let export = common::esedbexport(&path, dir.path());
+    let msgs = &export["Message_102"];
+    let doc = msgs.col("MessageDocumentId");
+    assert!(
+        msgs.rows
+            .iter()
+            .all(|r| r[doc] != victim.document_id.to_string())
+    );
+    assert_eq!(msgs.rows.len(), messages(&m2, 102).len());
 }
