@@ -86,8 +86,8 @@ impl Store {
     /// Every row of the index except the replay position and chunk
     /// locations, in key order: two stores that give the same answers have
     /// the same rows (used to check `verify --rebuild-index`).
-    pub fn index_rows(&self) -> Result<Vec<(&'static str, Vec<u8>, Vec<u8>)>> {
-        self.read(|txn, t| index::dump(txn, t))
+    pub fn index_rows(&self) -> Result<Vec<index::DumpRow>> {
+        self.read(index::dump)
     }
 
     /// Total bytes of the store's pack files.
@@ -155,5 +155,23 @@ impl Store {
             name: name.to_owned(),
         })?;
         batch.commit()
+    }
+}
+
+impl Store {
+    /// Resolves an operator's `--at` (including `mark:NAME`) to ns since the
+    /// epoch, against the system clock and time zone and this store's markers.
+    pub fn resolve_time(&self, spec: &crate::TimeSpec) -> Result<i64> {
+        let marks = self.marks()?;
+        let t = spec
+            .resolve_now(|name| {
+                marks
+                    .iter()
+                    .find(|m| m.name == name)
+                    .and_then(|m| jiff::Timestamp::from_nanosecond(i128::from(m.ts)).ok())
+            })
+            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        i64::try_from(t.as_nanosecond())
+            .map_err(|_| StoreError::Invalid(format!("time {t} is out of range")))
     }
 }

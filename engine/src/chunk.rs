@@ -166,7 +166,7 @@ mod tests {
         let blocks: Vec<Vec<u8>> = (0..400u32)
             .map(|i| {
                 (0..8192u32)
-                    .map(|j| ((i * 7 + j * 13) % 251 ^ (j % 64)) as u8)
+                    .map(|j| (((i * 7 + j * 13) % 251) ^ (j % 64)) as u8)
                     .collect()
             })
             .collect();

@@ -21,6 +21,10 @@
 //! seek in `blocks`: its cost depends on the tree depth, not on how many
 //! versions the block has.
 
+// Keys are made of stream (s), block (b), instant (ts) and table handles (t):
+// the short names mirror the key layout in the table above.
+#![allow(clippy::many_single_char_names)]
+
 use std::borrow::Cow;
 use std::path::Path;
 
@@ -238,6 +242,11 @@ pub struct StreamRow {
     pub name: String,
 }
 
+/// A key/value pair borrowed from a transaction.
+type Row<'a> = (Cow<'a, [u8]>, Cow<'a, [u8]>);
+/// A table row copied out: table name, key, value.
+pub type DumpRow = (&'static str, Vec<u8>, Vec<u8>);
+
 /// Seeks the last row whose key is `<= key` and shares its first `prefix` bytes.
 fn seek_le<'t, K: TransactionKind>(
     txn: &'t Transaction<'_, K, NoWriteMap>,
@@ -246,7 +255,7 @@ fn seek_le<'t, K: TransactionKind>(
     prefix: usize,
 ) -> IxResult<Option<(Vec<u8>, Vec<u8>)>> {
     let mut cur = txn.cursor(table).ctx("cursor")?;
-    let found: Option<(Cow<'_, [u8]>, Cow<'_, [u8]>)> = match cur
+    let found: Option<Row<'_>> = match cur
         .set_range::<Cow<'_, [u8]>, Cow<'_, [u8]>>(key)
         .ctx("seek")?
     {
@@ -567,7 +576,7 @@ pub fn for_each_version<K: TransactionKind>(
 pub fn dump<K: TransactionKind>(
     txn: &Transaction<'_, K, NoWriteMap>,
     t: &Tables<'_>,
-) -> IxResult<Vec<(&'static str, Vec<u8>, Vec<u8>)>> {
+) -> IxResult<Vec<DumpRow>> {
     let mut out = Vec::new();
     for (name, table) in [
         ("streams", &t.streams),

@@ -596,6 +596,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(clippy::many_single_char_names)]
     fn records_round_trip_and_seal() {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut w = PackWriter::create(dir.path(), 7).expect("create");

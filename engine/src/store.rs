@@ -269,7 +269,6 @@ impl Inner {
             .map_err(|e| self.ix(IxError::Mdbx("begin", e)))?;
         let t = Tables::open(&txn).map_err(|e| self.ix(e))?;
         let locs = index::dicts(&txn, &t).map_err(|e| self.ix(e))?;
-        drop(t);
         drop(txn);
         for (no, loc) in locs {
             if self

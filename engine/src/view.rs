@@ -217,6 +217,9 @@ impl View {
         Ok(report)
     }
 
+    /// Blocks resolved and written per group (bounds memory on huge streams).
+    const GROUP: u64 = 4096;
+
     fn write_blocks(
         &self,
         file: &std::fs::File,
@@ -229,10 +232,9 @@ impl View {
         let bs = self.bs();
         let nblocks = self.len.div_ceil(bs);
         let done = AtomicU64::new(0);
-        const GROUP: u64 = 4096;
         let mut bad = Vec::new();
-        for g in (0..nblocks).step_by(GROUP as usize) {
-            let n = GROUP.min(nblocks - g);
+        for g in (0..nblocks).step_by(Self::GROUP as usize) {
+            let n = Self::GROUP.min(nblocks - g);
             let locs = self.resolve(g, n)?;
             let res: Vec<Result<Vec<BadBlock>>> = locs
                 .par_chunks(64)

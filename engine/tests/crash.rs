@@ -113,7 +113,7 @@ fn sigkill_at_random_points() {
         let mut got = 0;
         let mut last_ack = Instant::now();
         let mut interval = Duration::from_millis(2);
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let deadline = Instant::now() + Duration::from_mins(1);
         while got < want && Instant::now() < deadline {
             match lines.next() {
                 Some(Ok(l)) if l.starts_with("ACK ") => {

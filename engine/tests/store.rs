@@ -201,7 +201,7 @@ fn torn_tail_is_discarded_on_open() {
         .ingest(&[ev(T0 + SEC, 2)])
         .expect("ingest after recovery");
     let mut want = vec![0u8; 100];
-    want.extend_from_slice(&[2; 20_000]);
+    want.resize(20_100, 2);
     assert_eq!(read_all(&store, "s", i64::MAX), want);
     assert!(store.verify(&|_, _| {}).expect("verify").is_clean());
 }
@@ -275,7 +275,7 @@ fn rebuilt_index_gives_identical_answers() {
         .expect("prune");
     store.gc().expect("gc");
     // more writes after gc, into a fresh pack
-    let (model2, _) = {
+    let model2 = {
         let ev = WriteEvent {
             stream: "x".into(),
             timestamp_ns: last + SEC,
@@ -287,7 +287,7 @@ fn rebuilt_index_gives_identical_answers() {
         store.ingest(std::slice::from_ref(&ev)).expect("ingest");
         let mut m = model.clone();
         m.apply(&ev);
-        (m, ())
+        m
     };
     let before = store.index_rows().expect("rows");
     let streams_before = store.streams().expect("streams");
@@ -315,6 +315,7 @@ fn rebuilt_index_gives_identical_answers() {
 }
 
 #[test]
+#[allow(clippy::many_single_char_names)]
 fn flipped_pack_byte_is_named_and_contained() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (root, mut store) = new_store(dir.path(), 1 << 30);
