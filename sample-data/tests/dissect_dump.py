@@ -46,6 +46,24 @@ def _get_long_value(self, key):
 
 _table.Table.get_long_value = _get_long_value
 
+_original_decompress = compression.decompress
+
+
+def _decompress(buf):
+    """compression.decompress of dissect.esedb 3.18, except that 7-bit
+    values are cut to the length the header's final-bit count gives (the
+    engine's formula, ese.md section 8): dissect.util decodes every 7 bits
+    and adds a NUL when 7 spare bits remain in the last byte."""
+    out = _original_decompress(buf)
+    scheme = buf[0] >> 3
+    if scheme in (1, 2) and len(buf) >= 2:
+        count = ((len(buf) - 2) * 8 + (buf[0] & 7) + 1) // 7
+        out = out[: count * scheme]
+    return out
+
+
+compression.decompress = _decompress
+
 
 def conv(v):
     if isinstance(v, bytes):

@@ -40,6 +40,8 @@ const LCMAP_FLAGS: i32 = 0x30401;
 const COLUMN_FLAG_MULTI: i32 = 0x8;
 /// Catalog column flag: NOT NULL.
 const COLUMN_FLAG_NOT_NULL: i32 = 0x1;
+/// Catalog column flag: compressed (`ffieldCompressed`, 4096 on samples).
+const COLUMN_FLAG_COMPRESSED: i32 = 0x1000;
 const KEY_MOST: u16 = 255;
 
 /// The fixed schema of MSysObjects / MSysObjectsShadow.
@@ -167,6 +169,9 @@ fn column_row(objid: u32, c: &Column, system: bool) -> Vec<Value> {
     let mut flags = 0;
     if c.spec.multi_valued {
         flags |= COLUMN_FLAG_MULTI;
+    }
+    if c.spec.compressed {
+        flags |= COLUMN_FLAG_COMPRESSED;
     }
     if system && (c.id <= 7 || c.id == 128) {
         flags |= COLUMN_FLAG_NOT_NULL;

@@ -17,6 +17,7 @@
 mod btree;
 mod catalog;
 mod checksum;
+mod compression;
 mod header;
 mod key;
 mod long_value;

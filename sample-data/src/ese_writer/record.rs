@@ -3,6 +3,7 @@
 //! with their end-offset array, and the tagged area.
 
 use super::WriteError;
+use super::compression;
 use super::long_value::LongValues;
 use super::page::Geometry;
 use super::schema::{ColumnSpec, ColumnType, TableSpec, Value};
@@ -44,6 +45,7 @@ const RECORD_HEADER_LEN: u16 = 4;
 /// TAGFLD header byte flags (ese.md §6).
 mod tagfld {
     pub const LONG_VALUE: u8 = 0x01;
+    pub const COMPRESSED: u8 = 0x02;
     pub const SEPARATED: u8 = 0x04;
     pub const MULTI_VALUES: u8 = 0x08;
     pub const TWO_VALUES: u8 = 0x10;
@@ -58,6 +60,12 @@ impl Layout {
         let mut offset = RECORD_HEADER_LEN;
         let mut columns = Vec::with_capacity(table.columns.len());
         for spec in &table.columns {
+            if spec.compressed && !spec.coltyp.is_long() {
+                return Err(WriteError::Schema(format!(
+                    "table {}: column {}: only LongText/LongBinary columns can be compressed",
+                    table.name, spec.name
+                )));
+            }
             if spec.coltyp.is_text() && !matches!(spec.code_page, 1200 | 1252) {
                 return Err(WriteError::Schema(format!(
                     "table {}: column {}: code page {} (use 1200 or 1252)",
@@ -267,7 +275,7 @@ fn tagged_value(
     let mut element = |v: &Value| -> Result<(bool, Vec<u8>), WriteError> {
         let b = value_bytes(column, v)?;
         if column.coltyp.is_long() && b.len() > intrinsic_limit(g) {
-            Ok((true, lvs.add(b).to_le_bytes().to_vec()))
+            Ok((true, lvs.add(b, column.compressed).to_le_bytes().to_vec()))
         } else {
             Ok((false, b))
         }
@@ -312,7 +320,16 @@ fn tagged_value(
         Value::Multi(_) => return Err(type_error(column, value)),
         single => {
             let (sep, b) = element(single)?;
-            (long_bit | if sep { tagfld::SEPARATED } else { 0 }, b)
+            match (
+                sep,
+                column
+                    .compressed
+                    .then(|| compression::compress(&b))
+                    .flatten(),
+            ) {
+                (false, Some(c)) => (long_bit | tagfld::COMPRESSED, c),
+                _ => (long_bit | if sep { tagfld::SEPARATED } else { 0 }, b),
+            }
         }
     };
     if header == 0 && !g.large() {

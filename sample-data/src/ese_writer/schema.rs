@@ -87,6 +87,10 @@ pub struct ColumnSpec {
     pub multi_valued: bool,
     /// Store as a tagged (sparse) column even if the type could be fixed/variable.
     pub tagged: bool,
+    /// Compressed column (`JET_bitColumnCompressed`; long types only):
+    /// single values and long-value chunks are stored 7-bit packed or
+    /// Xpress-compressed when that saves space.
+    pub compressed: bool,
 }
 
 impl ColumnSpec {
@@ -98,7 +102,15 @@ impl ColumnSpec {
             code_page: if coltyp.is_text() { 1200 } else { 0 },
             multi_valued: false,
             tagged: false,
+            compressed: false,
         }
+    }
+
+    /// Compressed long-value column.
+    #[must_use]
+    pub fn compressed(mut self) -> ColumnSpec {
+        self.compressed = true;
+        self
     }
 
     /// Text stored in Windows-1252 instead of UTF-16LE.
