@@ -1,6 +1,6 @@
 //! Writes a generated Exchange-schema mailbox database and its manifest.
 //!
-//! `cargo run -p kairos-sample-data --example gen_edb -- OUT.edb [--page-size 8192|32768] [--seed N] [--bulk N] [--mailboxes N] [--omit MAILBOX:DOC_ID]...`
+//! `cargo run -p kairos-sample-data --example gen_edb -- OUT.edb [--page-size 8192|32768] [--seed N] [--bulk N] [--mailboxes N] [--omit MAILBOX:DOC_ID]... [--compress]`
 //! writes `OUT.edb` and `OUT.edb.manifest.json`.
 
 use kairos_sample_data::exchange::{ExchangeOptions, generate_exchange_edb};
@@ -23,6 +23,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--seed" => opts.seed = value(&mut args, &a)?,
             "--bulk" => opts.bulk_messages = value(&mut args, &a)?,
             "--mailboxes" => opts.mailboxes = value(&mut args, &a)?,
+            "--compress" => opts.compress_columns = true,
             "--omit" => {
                 let v: String = value(&mut args, &a)?;
                 let (mb, doc) = v
@@ -35,7 +36,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let out =
-        out.ok_or("usage: gen_edb OUT.edb [--page-size N] [--seed N] [--bulk N] [--mailboxes N] [--omit MAILBOX:DOC_ID]")?;
+        out.ok_or("usage: gen_edb OUT.edb [--page-size N] [--seed N] [--bulk N] [--mailboxes N] [--omit MAILBOX:DOC_ID] [--compress]")?;
     let (bytes, manifest) = generate_exchange_edb(&opts)?;
     std::fs::write(&out, &bytes)?;
     std::fs::write(

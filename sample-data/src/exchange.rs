@@ -48,6 +48,9 @@ pub struct ExchangeOptions {
     /// same seed this gives a later version of the same database in which
     /// those messages were removed (everything else is identical).
     pub omit_messages: Vec<(i32, i32)>,
+    /// Mark every single-valued long column compressed, as Exchange 2013+
+    /// does: values are stored 7-bit packed or Xpress-compressed (ese.md §8).
+    pub compress_columns: bool,
 }
 
 impl Default for ExchangeOptions {
@@ -58,6 +61,7 @@ impl Default for ExchangeOptions {
             mailboxes: 3,
             bulk_messages: 400,
             omit_messages: Vec::new(),
+            compress_columns: false,
         }
     }
 }
@@ -1197,7 +1201,15 @@ pub fn generate_exchange_edb(opts: &ExchangeOptions) -> Result<(Vec<u8>, Manifes
                 .retain(|m| !opts.omit_messages.contains(&(mb.number, m.document_id)));
         }
     }
-    let tables = tables(&manifest, &bytes);
+    let mut tables = tables(&manifest, &bytes);
+    if opts.compress_columns {
+        for c in tables.iter_mut().flat_map(|t| t.columns.iter_mut()) {
+            c.compressed = c.coltyp.is_long() && !c.multi_valued;
+        }
+        manifest
+            .conventions
+            .push("Compressed columns: every single-valued LongText/LongBinary column (7-bit or Xpress per value / LV chunk)".into());
+    }
     manifest.tables = tables
         .iter()
         .map(|t| TableCount {

@@ -8,11 +8,12 @@
 //!   pages, owned/available space trees, the catalog (MSysObjects with its
 //!   Name and RootObjects indexes, MSysObjectsShadow, MSysObjids), records
 //!   with fixed, variable and tagged columns, multi-valued columns (incl. the
-//!   two-value form), separated long values in the long-value tree, and the
+//!   two-value form), separated long values in the long-value tree,
+//!   compressed long-value columns (7-bit ASCII/Unicode, Xpress), and the
 //!   XOR/ECC page checksums, at 4/8/16/32 KiB pages, format 0x620 rev 0x14,
-//!   clean shutdown. Not written: secondary indexes of user tables, column
-//!   compression (7-bit, LZXPRESS), default values, template tables,
-//!   MSysLocales, logs and dirty states.
+//!   clean shutdown. Not written: secondary indexes of user tables, LID64,
+//!   Xpress9/10 and LZ4, default values, template tables, MSysLocales, logs
+//!   and dirty states.
 //! - [`exchange`]: an Exchange 2013–2019 style mailbox database on top of it
 //!   (`Mailbox`, `Folder_N`, `Message_N`, `Attachment_N`, ProP property
 //!   blobs), deterministic from a seed, with a JSON [`exchange::Manifest`] of

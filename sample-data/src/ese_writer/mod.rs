@@ -1,8 +1,8 @@
 //! A writer of ESE (JET Blue) database files: a clean-shutdown database
 //! with the system tables (MSysObjects and its Name/RootObjects indexes,
 //! MSysObjectsShadow, MSysObjids), space trees, and user tables with fixed,
-//! variable and tagged columns, multi-valued columns and separated long
-//! values, at 4/8/16/32 KiB pages.
+//! variable and tagged columns, multi-valued columns, separated long values
+//! and compressed long-value columns, at 4/8/16/32 KiB pages.
 //!
 //! Layout rules follow `../shared/docs/formats/ese.md` and the MIT-licensed
 //! engine source; libesedb's `esedbinfo`/`esedbexport` read the output
@@ -11,8 +11,9 @@
 //! objects' extents, own pages]`, with no free pages, so every available
 //! space tree is empty.
 //!
-//! Not written: secondary indexes of user tables, column compression,
-//! default values, template tables, MSysLocales, log files.
+//! Not written: secondary indexes of user tables, LID64 long-value keys,
+//! Xpress9/10 and LZ4 compression, default values, template tables,
+//! MSysLocales, log files.
 
 mod btree;
 mod catalog;
