@@ -322,33 +322,12 @@ impl Shim {
         Ok(())
     }
 
-    /// The whole current contents of the real file `rel` as events at `ts`:
-    /// length 0, the final length, then every non-zero piece.
+    /// The whole current contents of the real file `rel` as events at `ts`.
     fn emit_contents(&self, rel: &Path, ts: i64) -> Result<()> {
-        let real = self.real(rel);
-        let file = File::open(&real).map_err(CaptureError::io(&real, "open"))?;
-        let len = file
-            .metadata()
-            .map_err(CaptureError::io(&real, "stat"))?
-            .len();
-        self.emit(rel, ts, Change::SetLen(0))?;
-        self.emit(rel, ts, Change::SetLen(len))?;
-        let mut buf = vec![0u8; MAX_WRITE_DATA];
-        let mut at = 0u64;
-        while at < len {
-            let n = file
-                .read_at(&mut buf, at)
-                .map_err(CaptureError::io(&real, "read"))?;
-            if n == 0 {
-                break;
-            }
-            let piece = &buf[..n];
-            if piece.iter().any(|&b| b != 0) {
-                self.emit_write(rel, ts, at, piece)?;
-            }
-            at += n as u64;
+        match self.stream_of(rel) {
+            Some(stream) => crate::sink::submit_file(self.sink.as_ref(), &self.real(rel), &stream, ts),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// Every regular file at or below `rel` (itself if it is a file).

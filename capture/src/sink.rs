@@ -7,11 +7,13 @@
 //! [`EventSink::sync`] returns only once every event submitted before it is
 //! durable (pack fsynced and indexed, or fsynced into the spool journal).
 
+use std::fs::File;
 use std::io;
-use std::path::PathBuf;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::event::{DecodeError, WriteEvent};
+use crate::event::{Change, DecodeError, MAX_WRITE_DATA, WriteEvent};
 
 /// Errors of the capture paths. Each names the file or peer it concerns.
 #[derive(Debug, thiserror::Error)]
@@ -91,4 +93,36 @@ impl<S: EventSink + ?Sized> EventSink for Arc<S> {
     fn sync(&self) -> Result<()> {
         (**self).sync()
     }
+}
+
+/// Submits the whole current contents of the file at `path` as stream
+/// `stream` at instant `ts`: length 0, the final length, then every non-zero
+/// piece (zeros are implied by the length). Used for the shim's baseline and
+/// renames, and by the agent's one-shot `capture`.
+pub fn submit_file(sink: &dyn EventSink, path: &Path, stream: &str, ts: i64) -> Result<()> {
+    let file = File::open(path).map_err(CaptureError::io(path, "open"))?;
+    let len = file.metadata().map_err(CaptureError::io(path, "stat"))?.len();
+    let set_len = |len| WriteEvent {
+        stream: stream.to_owned(),
+        ts_ns: ts,
+        change: Change::SetLen(len),
+    };
+    sink.submit(set_len(0))?;
+    sink.submit(set_len(len))?;
+    let mut buf = vec![0u8; MAX_WRITE_DATA];
+    let mut at = 0u64;
+    while at < len {
+        let n = file
+            .read_at(&mut buf, at)
+            .map_err(CaptureError::io(path, "read"))?;
+        if n == 0 {
+            break;
+        }
+        let piece = &buf[..n];
+        if piece.iter().any(|&b| b != 0) {
+            sink.submit(WriteEvent::write(stream, ts, at, piece.to_vec()))?;
+        }
+        at += n as u64;
+    }
+    Ok(())
 }

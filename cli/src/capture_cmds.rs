@@ -1,5 +1,7 @@
-//! The capture commands: `shim`, `nbd` (capture into the local store).
-//! Thin wrappers over `kairos_capture`; the GUI calls the same library.
+//! The capture commands: `shim`, `nbd` (capture into the local store),
+//! `serve` (the backup server) and `agent` (capture on a protected host,
+//! shipped to a server). Thin wrappers over `kairos_capture`; the GUI calls
+//! the same library.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -7,11 +9,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use kairos_capture::nbd::{self, Volume};
+use kairos_capture::net::agent::{Agent, AgentConfig};
+use kairos_capture::net::server::{Server, ServerConfig};
+use kairos_capture::net::tokens::Tokens;
 use kairos_capture::shim::{self, Shim};
-use kairos_capture::{EventSink, StoreSink};
+use kairos_capture::sink::submit_file;
+use kairos_capture::{EventSink, Journal, JournalSink, StoreSink, now_ns};
 use kairos_engine::Store;
 
 use crate::args::Global;
@@ -42,29 +48,90 @@ pub enum CaptureCommand {
         #[arg(long)]
         image: Option<PathBuf>,
     },
+    /// Backup server: agents authenticate with their token and ship write events into the store.
+    Serve {
+        /// Address to listen on, e.g. 0.0.0.0:7070 (port 0: any free port).
+        #[arg(long)]
+        listen: String,
+        /// File of `NAME TOKEN` lines, one per agent.
+        #[arg(long)]
+        tokens: PathBuf,
+    },
+    /// Capture on this host into a spool journal and ship it to a backup server.
+    Agent {
+        /// The server's address (host:port).
+        #[arg(long)]
+        server: String,
+        /// File holding this agent's `NAME TOKEN` line.
+        #[arg(long)]
+        token: PathBuf,
+        /// Spool journal directory (events wait here while the server is away).
+        #[arg(long)]
+        spool: PathBuf,
+        /// What to capture.
+        #[command(subcommand)]
+        what: AgentCapture,
+    },
+}
+
+/// What an agent captures. Stream names get the agent's name in front.
+#[derive(Debug, Subcommand)]
+pub enum AgentCapture {
+    /// A FUSE passthrough of SOURCE_DIR at MOUNTPOINT (streams NAME/<relative path>).
+    Shim {
+        /// The directory holding the protected files.
+        source_dir: PathBuf,
+        /// Where applications open them instead.
+        mountpoint: PathBuf,
+    },
+    /// An NBD export (stream NAME/<stream>).
+    Nbd {
+        /// Stream name of the volume (under the agent's name).
+        #[arg(long)]
+        stream: String,
+        /// Volume size in bytes (suffixes K, M, G, T).
+        #[arg(long, value_parser = parse_size)]
+        size: u64,
+        /// Address to listen on.
+        #[arg(long)]
+        listen: String,
+        /// Image file holding the live bytes (default: <stream>.img).
+        #[arg(long)]
+        image: Option<PathBuf>,
+    },
+    /// Ship FILE's current contents once (stream NAME/<stream>), then exit when acknowledged.
+    Capture {
+        /// The file.
+        file: PathBuf,
+        /// Stream name under the agent's name (default: the file name).
+        #[arg(long)]
+        stream: Option<String>,
+    },
 }
 
 /// Parses a byte count with an optional K/M/G/T suffix.
-fn parse_size(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    let (num, mult) = match t.char_indices().last() {
-        Some((i, c)) if c.is_ascii_alphabetic() => {
-            let m = match c.to_ascii_uppercase() {
+fn parse_size(input: &str) -> Result<u64, String> {
+    let text = input.trim();
+    let (num, mult) = match text.char_indices().last() {
+        Some((at, suffix)) if suffix.is_ascii_alphabetic() => {
+            let mult = match suffix.to_ascii_uppercase() {
                 'K' => 1u64 << 10,
                 'M' => 1 << 20,
                 'G' => 1 << 30,
                 'T' => 1 << 40,
-                _ => return Err(format!("unknown size suffix {c:?} (use K, M, G or T)")),
+                _ => return Err(format!("unknown size suffix {suffix:?} (use K, M, G or T)")),
             };
-            (&t[..i], m)
+            (&text[..at], mult)
         }
-        _ => (t, 1),
+        _ => (text, 1),
     };
     num.parse::<u64>()
         .ok()
         .and_then(|n| n.checked_mul(mult))
         .filter(|&n| n > 0)
-        .ok_or_else(|| format!("invalid size {s:?}: expected a positive byte count like 1073741824 or 1G"))
+        .ok_or_else(|| {
+            format!("invalid size {input:?}: expected a positive byte count like 1073741824 or 1G")
+        })
 }
 
 fn store_sink(global: &Global) -> Result<Arc<StoreSink>> {
@@ -82,14 +149,118 @@ pub fn run(cmd: CaptureCommand, global: &Global) -> Result<()> {
         CaptureCommand::Shim {
             source_dir,
             mountpoint,
-        } => run_shim(store_sink(global)?, &source_dir, &mountpoint, None),
+        } => run_shim(&store_sink(global)?, &source_dir, &mountpoint, None),
         CaptureCommand::Nbd {
             stream,
             size,
             listen,
             image,
-        } => run_nbd(store_sink(global)?, &stream, size, &listen, image),
+        } => run_nbd(&store_sink(global)?, &stream, size, &listen, image),
+        CaptureCommand::Serve { listen, tokens } => run_serve(global, &listen, &tokens),
+        CaptureCommand::Agent {
+            server,
+            token,
+            spool,
+            what,
+        } => run_agent(&server, &token, &spool, what),
     }
+}
+
+fn run_serve(global: &Global, listen: &str, tokens: &Path) -> Result<()> {
+    let dir = global
+        .store
+        .as_deref()
+        .context("no store given: use --store DIR or set KAIROS_STORE")?;
+    let tokens = Tokens::load(tokens)?;
+    let store = Store::open(dir).with_context(|| format!("opening store {}", dir.display()))?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the server runtime")?;
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("listening on {listen}"))?;
+        let addr = listener.local_addr()?;
+        eprintln!("kairos: serving store {} on {addr}", dir.display());
+        let server = Server::new(store, tokens, ServerConfig::default());
+        let stop = async {
+            use tokio::signal::unix::{SignalKind, signal};
+            let mut term = signal(SignalKind::terminate())?;
+            tokio::select! {
+                r = tokio::signal::ctrl_c() => r,
+                _ = term.recv() => Ok(()),
+            }
+        };
+        tokio::select! {
+            r = server.run(listener) => r.context("server stopped"),
+            r = stop => r.context("waiting for signals"),
+        }
+    })
+}
+
+fn run_agent(server: &str, token: &Path, spool: &Path, what: AgentCapture) -> Result<()> {
+    let tokens = Tokens::load(token)?;
+    let (name, secret) = tokens.single().with_context(|| {
+        format!(
+            "{}: an agent's token file holds exactly one `NAME TOKEN` line",
+            token.display()
+        )
+    })?;
+    let journal =
+        Journal::open(spool).with_context(|| format!("opening spool {}", spool.display()))?;
+    let sink = Arc::new(JournalSink::new(journal));
+    let agent = Agent::start(AgentConfig::new(server, name, secret), Arc::clone(&sink));
+    let dyn_sink: Arc<dyn EventSink> = sink.clone();
+    let result = match what {
+        AgentCapture::Shim {
+            source_dir,
+            mountpoint,
+        } => run_shim(&dyn_sink, &source_dir, &mountpoint, Some(name.to_owned())),
+        AgentCapture::Nbd {
+            stream,
+            size,
+            listen,
+            image,
+        } => {
+            let image =
+                image.unwrap_or_else(|| PathBuf::from(format!("{}.img", stream.replace('/', "_"))));
+            run_nbd(
+                &dyn_sink,
+                &format!("{name}/{stream}"),
+                size,
+                &listen,
+                Some(image),
+            )
+        }
+        AgentCapture::Capture { file, stream } => {
+            let stream = match stream {
+                Some(s) => s,
+                None => file
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .map(str::to_owned)
+                    .context("the file has no UTF-8 name; give --stream")?,
+            };
+            submit_file(sink.as_ref(), &file, &format!("{name}/{stream}"), now_ns())
+                .and_then(|()| sink.sync())
+                .with_context(|| format!("capturing {}", file.display()))?;
+            if !agent.wait_drained(Duration::from_mins(10)) {
+                bail!(
+                    "the server did not acknowledge within 10 minutes; the events stay in the spool for the next run"
+                );
+            }
+            Ok(())
+        }
+    };
+    // Give the sender a moment to ship what the last fsync made durable.
+    if !agent.wait_drained(Duration::from_secs(5)) {
+        eprintln!(
+            "kairos: some events are not acknowledged yet; they stay in the spool and are sent at the next start"
+        );
+    }
+    agent.stop();
+    result
 }
 
 /// Set by SIGINT/SIGTERM: the long-running commands stop cleanly.
@@ -103,9 +274,10 @@ fn install_stop_handler() -> Result<()> {
     std::thread::spawn(move || {
         rt.block_on(async {
             use tokio::signal::unix::{SignalKind, signal};
-            let (Ok(mut int), Ok(mut term)) =
-                (signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
-            else {
+            let (Ok(mut int), Ok(mut term)) = (
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::terminate()),
+            ) else {
                 return;
             };
             tokio::select! {
@@ -122,20 +294,18 @@ fn is_mounted(mountpoint: &Path) -> bool {
     let Ok(canon) = std::fs::canonicalize(mountpoint) else {
         return false;
     };
-    std::fs::read_to_string("/proc/self/mounts").is_ok_and(|m| {
-        m.lines()
-            .any(|l| l.split(' ').nth(1) == canon.to_str())
-    })
+    std::fs::read_to_string("/proc/self/mounts")
+        .is_ok_and(|m| m.lines().any(|l| l.split(' ').nth(1) == canon.to_str()))
 }
 
 /// Mounts the shim and serves until SIGINT/SIGTERM or an external unmount.
 pub fn run_shim(
-    sink: Arc<dyn EventSink>,
+    sink: &Arc<dyn EventSink>,
     source: &Path,
     mountpoint: &Path,
     prefix: Option<String>,
 ) -> Result<()> {
-    let shim = Shim::new(source, prefix, sink.clone())
+    let shim = Shim::new(source, prefix, Arc::clone(sink))
         .with_context(|| format!("shim over {}", source.display()))?;
     let n = shim
         .baseline()
@@ -163,13 +333,14 @@ pub fn run_shim(
         std::thread::sleep(Duration::from_millis(200));
     }
     drop(session);
-    sink.sync().context("making the last captured writes durable")?;
+    sink.sync()
+        .context("making the last captured writes durable")?;
     Ok(())
 }
 
 /// Serves an NBD export until SIGINT/SIGTERM.
 pub fn run_nbd(
-    sink: Arc<dyn EventSink>,
+    sink: &Arc<dyn EventSink>,
     stream: &str,
     size: u64,
     listen: &str,
@@ -177,7 +348,7 @@ pub fn run_nbd(
 ) -> Result<()> {
     let image = image.unwrap_or_else(|| PathBuf::from(format!("{}.img", stream.replace('/', "_"))));
     let volume = Arc::new(
-        Volume::open(&image, size, stream, sink.clone())
+        Volume::open(&image, size, stream, Arc::clone(sink))
             .with_context(|| format!("volume {stream}"))?,
     );
     let listener = TcpListener::bind(listen).with_context(|| format!("listening on {listen}"))?;
@@ -185,7 +356,9 @@ pub fn run_nbd(
     eprintln!(
         "kairos: NBD export {stream} ({size} bytes, image {}) on {}",
         image.display(),
-        listener.local_addr().map_or_else(|_| listen.to_owned(), |a| a.to_string())
+        listener
+            .local_addr()
+            .map_or_else(|_| listen.to_owned(), |a| a.to_string())
     );
     {
         let volume = Arc::clone(&volume);
