@@ -180,7 +180,7 @@ pub fn tokens(dir: &Path, agents: &[(&str, &str)]) -> (PathBuf, Vec<PathBuf>) {
     let mut text = String::from("# agent token\n");
     let mut each = Vec::new();
     for (name, token) in agents {
-        text.push_str(&format!("{name} {token}\n"));
+        text += &[*name, " ", *token, "\n"].concat();
         let p = dir.join(format!("{name}.token"));
         std::fs::write(&p, format!("{name} {token}\n")).unwrap();
         each.push(p);
