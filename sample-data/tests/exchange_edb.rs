@@ -465,3 +465,27 @@ fn omitting_a_message_gives_a_later_version() {
     );
     assert_eq!(msgs.rows.len(), messages(&m2, 102).len());
 }
+
+/// kairos' own format sniffer (kairos-parsers, written independently of
+/// the writer) recognizes the header: ESE 0x620 rev 0x14, page size, clean.
+#[test]
+fn kairos_sniff_recognizes_generated_edb() {
+    use kairos_parsers::{EseState, MemSource, Sniffed, sniff};
+    for page_size in [8192, 32768] {
+        let opts = ExchangeOptions {
+            page_size,
+            bulk_messages: 0,
+            ..ExchangeOptions::default()
+        };
+        let (bytes, _) = generate_exchange_edb(&opts).expect("generate");
+        let found = sniff(&MemSource::new("generated.edb", bytes)).expect("sniff");
+        assert!(
+            matches!(
+                found,
+                Sniffed::Ese { format_version: 0x620, format_revision: 0x14, page_size: p, state: EseState::CleanShutdown }
+                    if p == page_size
+            ),
+            "{found:?}"
+        );
+    }
+}
