@@ -81,6 +81,9 @@ pub enum WriteError {
 /// (24..=28), as the engine creates them.
 const MSO_RESERVE: u32 = 20;
 const SHADOW_RESERVE: u32 = 5;
+/// Longest normalized key (`JET_cbKeyMost_OLD`); the engine would truncate
+/// longer ones, which this writer refuses instead.
+const KEY_MOST: usize = 255;
 
 /// A table encoded into sorted nodes.
 struct Encoded {
@@ -131,6 +134,13 @@ fn encode_table(g: Geometry, spec: &TableSpec, index_name: &str) -> Result<Encod
             for &p in &key_pos {
                 let c = &spec.columns[p];
                 key::push_segment(&mut key, c.coltyp, &row[p], &c.name)?;
+            }
+            if key.len() > KEY_MOST {
+                return Err(WriteError::Schema(format!(
+                    "table {}, row {i}: normalized key of {} bytes exceeds {KEY_MOST}",
+                    spec.name,
+                    key.len()
+                )));
             }
             key
         };
@@ -714,6 +724,14 @@ mod tests {
             vec![vec![Value::Text("中".into())]],
         );
         assert!(matches!(write_database(&cp), Err(WriteError::Schema(m)) if m.contains("1252")));
+        let long_key = table(
+            vec![ColumnSpec::new("k", ColumnType::Binary)],
+            &["k"],
+            vec![vec![Value::Bytes(vec![7; 240])]],
+        );
+        assert!(
+            matches!(write_database(&long_key), Err(WriteError::Schema(m)) if m.contains("key"))
+        );
         let reserved = DatabaseSpec {
             tables: vec![TableSpec {
                 name: "MSysFoo".into(),
