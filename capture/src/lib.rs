@@ -17,6 +17,8 @@
 //!   whose writes are captured.
 //! - [`net`]: the agent → server protocol, `kairos serve` and the agent's
 //!   spool sender.
+//! - [`mount`]: the store as a read-only FUSE file system
+//!   (`latest/<stream>`, `at/<TIME>/<stream>`) served from views.
 //! - [`shim`]: the FUSE passthrough file system capturing every write made
 //!   through its mount point.
 // Tests state their expectations with unwrap: a failure there is the test failing.
@@ -24,6 +26,7 @@
 
 pub mod event;
 pub mod journal;
+pub mod mount;
 pub mod nbd;
 pub mod net;
 pub mod replay;

@@ -325,7 +325,9 @@ impl Shim {
     /// The whole current contents of the real file `rel` as events at `ts`.
     fn emit_contents(&self, rel: &Path, ts: i64) -> Result<()> {
         match self.stream_of(rel) {
-            Some(stream) => crate::sink::submit_file(self.sink.as_ref(), &self.real(rel), &stream, ts),
+            Some(stream) => {
+                crate::sink::submit_file(self.sink.as_ref(), &self.real(rel), &stream, ts)
+            }
             None => Ok(()),
         }
     }

@@ -101,7 +101,10 @@ impl<S: EventSink + ?Sized> EventSink for Arc<S> {
 /// renames, and by the agent's one-shot `capture`.
 pub fn submit_file(sink: &dyn EventSink, path: &Path, stream: &str, ts: i64) -> Result<()> {
     let file = File::open(path).map_err(CaptureError::io(path, "open"))?;
-    let len = file.metadata().map_err(CaptureError::io(path, "stat"))?.len();
+    let len = file
+        .metadata()
+        .map_err(CaptureError::io(path, "stat"))?
+        .len();
     let set_len = |len| WriteEvent {
         stream: stream.to_owned(),
         ts_ns: ts,

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
+use kairos_capture::mount::{self, StoreFs};
 use kairos_capture::nbd::{self, Volume};
 use kairos_capture::net::agent::{Agent, AgentConfig};
 use kairos_capture::net::server::{Server, ServerConfig};
@@ -56,6 +57,11 @@ pub enum CaptureCommand {
         /// File of `NAME TOKEN` lines, one per agent.
         #[arg(long)]
         tokens: PathBuf,
+    },
+    /// Read-only FUSE view of the store: latest/<stream> and at/<TIME>/<stream>.
+    Mount {
+        /// Where to mount it.
+        mountpoint: PathBuf,
     },
     /// Capture on this host into a spool journal and ship it to a backup server.
     Agent {
@@ -157,6 +163,7 @@ pub fn run(cmd: CaptureCommand, global: &Global) -> Result<()> {
             image,
         } => run_nbd(&store_sink(global)?, &stream, size, &listen, image),
         CaptureCommand::Serve { listen, tokens } => run_serve(global, &listen, &tokens),
+        CaptureCommand::Mount { mountpoint } => run_mount(global, &mountpoint),
         CaptureCommand::Agent {
             server,
             token,
@@ -312,17 +319,28 @@ pub fn run_shim(
         .with_context(|| format!("recording the current contents of {}", source.display()))?;
     tracing::info!("shim: baseline of {n} existing files recorded");
     install_stop_handler()?;
-    let session = shim::spawn(shim, mountpoint).with_context(|| {
-        format!(
-            "mounting the shim at {} (needs /dev/fuse and fusermount3 from Debian fuse3)",
-            mountpoint.display()
-        )
-    })?;
+    let session = shim::spawn(shim, mountpoint).with_context(|| mount_failed(mountpoint))?;
     eprintln!(
         "kairos: capturing writes to {} made through {} (Ctrl-C or `fusermount3 -u` to stop)",
         source.display(),
         mountpoint.display()
     );
+    wait_unmount(mountpoint);
+    drop(session);
+    sink.sync()
+        .context("making the last captured writes durable")?;
+    Ok(())
+}
+
+fn mount_failed(mountpoint: &Path) -> String {
+    format!(
+        "mounting at {} (needs /dev/fuse and fusermount3 from Debian fuse3)",
+        mountpoint.display()
+    )
+}
+
+/// Returns on SIGINT/SIGTERM or once the mount point was unmounted.
+fn wait_unmount(mountpoint: &Path) {
     let mut seen = false;
     while !STOP.load(Ordering::SeqCst) {
         let mounted = is_mounted(mountpoint);
@@ -332,9 +350,26 @@ pub fn run_shim(
         seen |= mounted;
         std::thread::sleep(Duration::from_millis(200));
     }
+}
+
+/// Mounts the store read-only until SIGINT/SIGTERM or an external unmount.
+fn run_mount(global: &Global, mountpoint: &Path) -> Result<()> {
+    let dir = global
+        .store
+        .as_deref()
+        .context("no store given: use --store DIR or set KAIROS_STORE")?;
+    let store =
+        Store::open_read(dir).with_context(|| format!("opening store {}", dir.display()))?;
+    install_stop_handler()?;
+    let session =
+        mount::spawn(StoreFs::new(store), mountpoint).with_context(|| mount_failed(mountpoint))?;
+    eprintln!(
+        "kairos: store {} mounted read-only at {} (latest/, at/<TIME>/; Ctrl-C or `fusermount3 -u` to stop)",
+        dir.display(),
+        mountpoint.display()
+    );
+    wait_unmount(mountpoint);
     drop(session);
-    sink.sync()
-        .context("making the last captured writes durable")?;
     Ok(())
 }
 

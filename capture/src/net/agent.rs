@@ -90,7 +90,8 @@ impl Agent {
 
     /// True once every event captured so far is acknowledged by the server.
     pub fn drained(&self) -> bool {
-        self.sink.with(|j| !j.has_pending() && j.acked() >= j.last_seq())
+        self.sink
+            .with(|j| !j.has_pending() && j.acked() >= j.last_seq())
     }
 
     /// Waits up to `timeout` for [`drained`](Self::drained).
@@ -168,7 +169,8 @@ fn session(config: &AgentConfig, sink: &JournalSink, stop: &AtomicBool) -> Resul
     let io = |e: std::io::Error| proto(config, e.to_string());
     sock.set_nodelay(true).map_err(io)?;
     sock.set_read_timeout(Some(config.io_timeout)).map_err(io)?;
-    sock.set_write_timeout(Some(config.io_timeout)).map_err(io)?;
+    sock.set_write_timeout(Some(config.io_timeout))
+        .map_err(io)?;
     let mut rd = BufReader::new(sock.try_clone().map_err(io)?);
     let mut wr = BufWriter::new(sock);
     write_blocking(
@@ -199,7 +201,11 @@ fn session(config: &AgentConfig, sink: &JournalSink, stop: &AtomicBool) -> Resul
         }
         Ok(durable)
     })?;
-    tracing::info!("agent {}: connected to {}, server holds up to sequence {durable}", config.agent, config.server);
+    tracing::info!(
+        "agent {}: connected to {}, server holds up to sequence {durable}",
+        config.agent,
+        config.server
+    );
     loop {
         let batch = sink.with(|j| -> Result<_> {
             if j.has_pending() {
@@ -227,7 +233,9 @@ fn session(config: &AgentConfig, sink: &JournalSink, stop: &AtomicBool) -> Resul
                 Message::Ack(seq) => {
                     return Err(proto(config, format!("acknowledged {seq}, expected {top}")));
                 }
-                Message::Refused(reason) => return Err(proto(config, format!("refused: {reason}"))),
+                Message::Refused(reason) => {
+                    return Err(proto(config, format!("refused: {reason}")));
+                }
                 other => return Err(proto(config, format!("unexpected {other:?}"))),
             }
             if sink.with(|j| j.set_acked(acked))? {

@@ -200,7 +200,10 @@ impl Message {
 
 fn take<'a>(r: &mut &'a [u8], n: usize, what: &'static str) -> Result<&'a [u8], FrameError> {
     if r.len() < n {
-        return Err(malformed(what, format!("needs {n} more bytes, {} left", r.len())));
+        return Err(malformed(
+            what,
+            format!("needs {n} more bytes, {} left", r.len()),
+        ));
     }
     let (a, b) = r.split_at(n);
     *r = b;
@@ -269,12 +272,26 @@ mod tests {
     #[test]
     fn round_trips() {
         let msgs = [
-            Message::Hello { version: 1, agent: "db1".into(), token: b"s3cret".to_vec() },
-            Message::Welcome { version: 1, durable: 42 },
+            Message::Hello {
+                version: 1,
+                agent: "db1".into(),
+                token: b"s3cret".to_vec(),
+            },
+            Message::Welcome {
+                version: 1,
+                durable: 42,
+            },
             Message::Refused("no".into()),
             Message::Events(vec![
                 (1, WriteEvent::write("db1/a", 5, 0, b"x".to_vec())),
-                (3, WriteEvent { stream: "db1/b".into(), ts_ns: 6, change: crate::event::Change::Remove }),
+                (
+                    3,
+                    WriteEvent {
+                        stream: "db1/b".into(),
+                        ts_ns: 6,
+                        change: crate::event::Change::Remove,
+                    },
+                ),
             ]),
             Message::Ack(9),
         ];
@@ -291,7 +308,10 @@ mod tests {
         assert!(matches!(check_length(u32::MAX), Err(FrameError::Length(_))));
         assert!(matches!(check_length(0), Err(FrameError::Length(0))));
         let mut frame = &[0xffu8, 0xff, 0xff, 0xff, 4][..];
-        assert!(matches!(read_blocking(&mut frame), Err(FrameError::Length(_))));
+        assert!(matches!(
+            read_blocking(&mut frame),
+            Err(FrameError::Length(_))
+        ));
     }
 
     #[test]

@@ -138,9 +138,14 @@ impl Server {
         sock: &mut S,
         who: &mut Option<String>,
     ) -> Result<(), ConnError> {
-        let hello = read_frame(sock, self.config.hello_timeout, self.config.frame_timeout, "hello")
-            .await?
-            .ok_or(ConnError::Timeout("hello (connection closed)"))?;
+        let hello = read_frame(
+            sock,
+            self.config.hello_timeout,
+            self.config.frame_timeout,
+            "hello",
+        )
+        .await?
+        .ok_or(ConnError::Timeout("hello (connection closed)"))?;
         let Message::Hello {
             version,
             agent,
@@ -155,7 +160,9 @@ impl Server {
             )));
         }
         if token.is_empty() {
-            return Err(ConnError::Refused(format!("agent {agent:?}: missing token")));
+            return Err(ConnError::Refused(format!(
+                "agent {agent:?}: missing token"
+            )));
         }
         if !self.tokens.check(&agent, &token) {
             return Err(ConnError::Refused(format!(
@@ -165,13 +172,24 @@ impl Server {
         *who = Some(agent.clone());
         let durable = self.durable_of(&agent)?;
         tracing::info!("serve: agent {agent} connected, durable up to sequence {durable}");
-        write_frame(sock, &Message::Welcome { version: VERSION, durable })
-            .await
-            .map_err(FrameError::Io)?;
+        write_frame(
+            sock,
+            &Message::Welcome {
+                version: VERSION,
+                durable,
+            },
+        )
+        .await
+        .map_err(FrameError::Io)?;
         let prefix = format!("{agent}/");
         loop {
-            let Some(msg) =
-                read_frame(sock, self.config.idle_timeout, self.config.frame_timeout, "events").await?
+            let Some(msg) = read_frame(
+                sock,
+                self.config.idle_timeout,
+                self.config.frame_timeout,
+                "events",
+            )
+            .await?
             else {
                 return Ok(());
             };
@@ -260,10 +278,11 @@ fn read_sequence(store: &Store, agent: &str) -> Result<u64> {
     match store.view(&sequence_stream(agent), None) {
         Ok(view) => {
             let mut b = [0u8; 8];
-            view.read_exact_at(0, &mut b).map_err(|e| CaptureError::Protocol {
-                peer: agent.to_owned(),
-                detail: format!("reading the agent's sequence record: {e}"),
-            })?;
+            view.read_exact_at(0, &mut b)
+                .map_err(|e| CaptureError::Protocol {
+                    peer: agent.to_owned(),
+                    detail: format!("reading the agent's sequence record: {e}"),
+                })?;
             Ok(u64::from_le_bytes(b))
         }
         Err(StoreError::NoStream(_) | StoreError::NoVersion { .. }) => Ok(0),

@@ -24,7 +24,10 @@ impl std::fmt::Debug for Tokens {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never print the secrets.
         f.debug_struct("Tokens")
-            .field("agents", &self.entries.iter().map(|(n, _)| n).collect::<Vec<_>>())
+            .field(
+                "agents",
+                &self.entries.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -60,10 +63,18 @@ impl Tokens {
                 return Err(bad(path, i + 1, "expected `NAME TOKEN`"));
             };
             if !valid_agent_name(name) {
-                return Err(bad(path, i + 1, format!("agent name {name:?} must be 1-64 of A-Z a-z 0-9 _ -")));
+                return Err(bad(
+                    path,
+                    i + 1,
+                    format!("agent name {name:?} must be 1-64 of A-Z a-z 0-9 _ -"),
+                ));
             }
             if token.len() < MIN_TOKEN || token.len() > MAX_CREDENTIAL {
-                return Err(bad(path, i + 1, format!("token for {name} must be {MIN_TOKEN}..={MAX_CREDENTIAL} characters")));
+                return Err(bad(
+                    path,
+                    i + 1,
+                    format!("token for {name} must be {MIN_TOKEN}..={MAX_CREDENTIAL} characters"),
+                ));
             }
             if entries.iter().any(|(n, _)| n == name) {
                 return Err(bad(path, i + 1, format!("agent {name} listed twice")));
@@ -111,13 +122,27 @@ mod tests {
     #[test]
     fn parse_and_check() {
         let p = Path::new("tokens");
-        let t = Tokens::parse(p, "# agents\ndb1 0123456789abcdef0123\n\nweb-2 fedcba9876543210xyz # comment\n").unwrap();
+        let t = Tokens::parse(
+            p,
+            "# agents\ndb1 0123456789abcdef0123\n\nweb-2 fedcba9876543210xyz # comment\n",
+        )
+        .unwrap();
         assert!(t.check("db1", b"0123456789abcdef0123"));
-        assert!(!t.check("db1", b"fedcba9876543210xyz"), "another agent's token");
+        assert!(
+            !t.check("db1", b"fedcba9876543210xyz"),
+            "another agent's token"
+        );
         assert!(!t.check("db1", b"0123456789abcdef012"));
         assert!(!t.check("nobody", b"0123456789abcdef0123"));
         assert!(!t.check("db1", b""));
-        for bad in ["db1", "db/1 0123456789abcdef", ".x 0123456789abcdef", "a short", "a 0123456789abcdef\na 0123456789abcdef", ""] {
+        for bad in [
+            "db1",
+            "db/1 0123456789abcdef",
+            ".x 0123456789abcdef",
+            "a short",
+            "a 0123456789abcdef\na 0123456789abcdef",
+            "",
+        ] {
             assert!(Tokens::parse(p, bad).is_err(), "{bad:?} accepted");
         }
     }
