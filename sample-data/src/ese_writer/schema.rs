@@ -89,7 +89,8 @@ pub struct ColumnSpec {
     pub tagged: bool,
     /// Compressed column (`JET_bitColumnCompressed`; long types only):
     /// single values and long-value chunks are stored 7-bit packed or
-    /// Xpress-compressed when that saves space.
+    /// Xpress-compressed when that saves space (elements of multi-valued
+    /// columns stay uncompressed).
     pub compressed: bool,
 }
 
