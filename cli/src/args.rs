@@ -48,6 +48,9 @@ pub enum Command {
         /// The file to look at.
         file: PathBuf,
     },
+    /// List and export the tables of any ESE (JET Blue) database.
+    #[command(subcommand)]
+    Ese(crate::ese::EseCommand),
     /// Capture paths: shim, nbd, serve, agent, mount.
     #[command(flatten)]
     Capture(crate::capture_cmds::CaptureCommand),

@@ -10,6 +10,7 @@ pub fn run(cli: Cli) -> Result<()> {
     let global = cli.global;
     match cli.command {
         Command::Sniff { file } => sniff::run(&file, global.json),
+        Command::Ese(cmd) => crate::ese::run(cmd, &global),
         Command::Capture(cmd) => crate::capture_cmds::run(cmd, &global),
     }
 }

@@ -4,6 +4,7 @@
 mod args;
 mod capture_cmds;
 mod commands;
+mod ese;
 mod sniff;
 
 use std::process::ExitCode;

@@ -1,0 +1,222 @@
+//! `kairos ese tables|dump`: any ESE database (Exchange, AD, SRUM, Windows
+//! Search, UAL...), read from a file or, with `--store`, from a stream as of
+//! `--at` without restoring it. All reading lives in `kairos-ese`.
+
+use std::fs::OpenOptions;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use clap::{Subcommand, ValueEnum};
+use kairos_ese::{Database, ExportFormat, export_table};
+use kairos_parsers::{FileSource, Source};
+
+use crate::args::Global;
+
+/// The `ese` command group.
+#[derive(Debug, Subcommand)]
+pub enum EseCommand {
+    /// List tables with record counts and columns (reads the catalog and
+    /// each table's tree, no long values).
+    Tables {
+        /// An ESE file, or a stream name with --store.
+        source: String,
+    },
+    /// Export every record of TABLE.
+    Dump {
+        /// An ESE file, or a stream name with --store.
+        source: String,
+        /// Table name (as printed by `ese tables`).
+        table: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = DumpFormat::Tsv)]
+        format: DumpFormat,
+        /// Output file (default: standard output).
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Overwrite FILE if it exists.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+/// `ese dump` formats.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum DumpFormat {
+    /// Tab-separated, header line, NULL as an empty field.
+    Tsv,
+    /// One JSON object per record.
+    Jsonl,
+}
+
+/// Runs an `ese` subcommand.
+pub fn run(cmd: EseCommand, global: &Global) -> Result<()> {
+    match cmd {
+        EseCommand::Tables { source } => {
+            let db = open(&source, global)?;
+            tables(&db, global.json)
+        }
+        EseCommand::Dump {
+            source,
+            table,
+            format,
+            output,
+            force,
+        } => {
+            let db = open(&source, global)?;
+            dump(&db, &table, format, output, force)
+        }
+    }
+}
+
+/// A file, or stream `name` of the store as of `--at` (an engine view).
+fn source(name: &str, global: &Global) -> Result<Arc<dyn Source>> {
+    let Some(dir) = &global.store else {
+        if global.at.is_some() {
+            bail!("--at needs --store: without a store, {name} is a file as it is now");
+        }
+        return Ok(Arc::new(FileSource::open(name)?));
+    };
+    let store = kairos_engine::Store::open_read(dir)
+        .with_context(|| format!("opening store {}", dir.display()))?;
+    let at = match &global.at {
+        Some(spec) => {
+            let t = spec.resolve_now(|_| None)?;
+            Some(i64::try_from(t.as_nanosecond()).context("--at is out of range")?)
+        }
+        None => None,
+    };
+    Ok(Arc::new(store.view(name, at)?))
+}
+
+fn open(name: &str, global: &Global) -> Result<Database<Arc<dyn Source>>> {
+    let db = Database::open(source(name, global)?)?;
+    for w in db.warnings() {
+        eprintln!("kairos: warning: {}: {w}", db.source_name());
+    }
+    Ok(db)
+}
+
+fn report_damage(db: &Database<Arc<dyn Source>>) {
+    let damage = db.damage();
+    if damage.is_empty() {
+        return;
+    }
+    eprintln!(
+        "kairos: warning: {}: {} damaged page(s) skipped or read as on disk",
+        db.source_name(),
+        damage.len()
+    );
+    for (pgno, what) in damage.iter().take(20) {
+        eprintln!("kairos:   page {pgno}: {what}");
+    }
+}
+
+fn tables(db: &Database<Arc<dyn Source>>, json: bool) -> Result<()> {
+    let h = db.header();
+    let mut rows = Vec::new();
+    for t in db.tables() {
+        let stats = db
+            .table_stats(t)
+            .with_context(|| format!("counting records of {}", t.name))?;
+        rows.push((t, stats));
+    }
+    if json {
+        let tables: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|(t, s)| {
+                serde_json::json!({
+                    "name": t.name,
+                    "records": s.records,
+                    "leaf_pages": s.leaf_pages,
+                    "root_page": t.fdp,
+                    "template": t.template,
+                    "columns": t.columns.iter().map(|c| serde_json::json!({
+                        "id": c.id, "name": c.name, "type": c.coltyp.name(),
+                        "codepage": c.codepage, "multi_valued": c.flags & kairos_ese::column::column_flags::MULTI_VALUED != 0,
+                    })).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        let out = serde_json::json!({
+            "source": db.source_name(),
+            "page_size": h.page_size,
+            "format_version": h.format_version,
+            "format_revision": h.format_revision,
+            "state": h.state.to_string(),
+            "warnings": db.warnings().iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "damaged_pages": db.damage(),
+            "tables": tables,
+        });
+        println!("{out}");
+        return Ok(());
+    }
+    println!(
+        "# {}: ESE format {:#x}/{:#x}, {} byte pages, {}",
+        db.source_name(),
+        h.format_version,
+        h.format_revision,
+        h.page_size,
+        h.state
+    );
+    println!("table\trecords\tcolumns\tleaf_pages");
+    for (t, s) in &rows {
+        println!(
+            "{}\t{}\t{}\t{}",
+            t.name,
+            s.records,
+            t.columns.len(),
+            s.leaf_pages
+        );
+    }
+    report_damage(db);
+    Ok(())
+}
+
+fn dump(
+    db: &Database<Arc<dyn Source>>,
+    table: &str,
+    format: DumpFormat,
+    output: Option<PathBuf>,
+    force: bool,
+) -> Result<()> {
+    let t = db.table(table)?;
+    let format = match format {
+        DumpFormat::Tsv => ExportFormat::Tsv,
+        DumpFormat::Jsonl => ExportFormat::Jsonl,
+    };
+    let count = if let Some(path) = output {
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .create_new(!force)
+            .truncate(true)
+            .open(&path)
+            .with_context(|| {
+                format!(
+                    "cannot write {}{}",
+                    path.display(),
+                    if force {
+                        ""
+                    } else {
+                        " (use --force to overwrite)"
+                    }
+                )
+            })?;
+        let mut w = BufWriter::new(file);
+        let n = export_table(db, t, format, &mut w)?;
+        w.flush()
+            .with_context(|| format!("writing {}", path.display()))?;
+        n
+    } else {
+        let stdout = std::io::stdout();
+        let mut w = BufWriter::new(stdout.lock());
+        let n = export_table(db, t, format, &mut w)?;
+        w.flush().context("writing standard output")?;
+        n
+    };
+    eprintln!("kairos: {table}: {count} records");
+    report_damage(db);
+    Ok(())
+}
