@@ -259,6 +259,19 @@ fn check_dissect(page_size: u32, compress_columns: bool) {
                 "only the root has no parent: {}",
                 f.path
             );
+            // The path rebuilt from the stored parent links and names.
+            let mut names = Vec::new();
+            let mut at = row;
+            while let Some(p) = folder_rows
+                .iter()
+                .find(|r| r["FolderId"] == at["ParentFolderId"])
+            {
+                names.push(at["DisplayName"].as_str().expect("name").to_owned());
+                at = p;
+                assert!(names.len() < 16, "parent cycle at {}", f.path);
+            }
+            names.reverse();
+            assert_eq!(format!("/{}", names.join("/")), f.path);
             for m in &f.messages {
                 let row = msg_rows
                     .iter()
