@@ -326,3 +326,41 @@ fn long_value_tree_with_branch_pages() {
         }
     }
 }
+
+/// Enough rows for a three-level tree (root → parent-of-leaf branch pages →
+/// leaves); libesedb walks it and returns every row.
+#[test]
+fn three_level_tree() {
+    let row = |i: i32| vec![Value::I32(i), Value::Bytes(vec![(i % 251) as u8; 200])];
+    let spec = DatabaseSpec {
+        page_size: 8192,
+        signature: 4,
+        created_unix: 1_790_000_000,
+        tables: vec![TableSpec {
+            name: "Deep".into(),
+            columns: vec![
+                ColumnSpec::new("id", ColumnType::Long),
+                ColumnSpec::new("pad", ColumnType::Binary),
+            ],
+            primary_key: vec!["id".into()],
+            rows: (0..30_000).map(row).collect(),
+        }],
+    };
+    let bytes = write_database(&spec).expect("write");
+    // A root whose children are branch pages: neither leaf nor parent-of-leaf.
+    let deep_root = (2..bytes.len() / 8192).any(|i| {
+        let f = u32::from_le_bytes(bytes[i * 8192 + 36..i * 8192 + 40].try_into().expect("4"));
+        f & 0x7 == 0x1 && f & 0xe0 == 0
+    });
+    assert!(deep_root, "tree has fewer than three levels");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("deep.edb");
+    std::fs::write(&path, bytes).expect("write file");
+    let export = common::esedbexport(&path, dir.path());
+    let t = &export["Deep"];
+    assert_eq!(t.rows.len(), 30_000);
+    for (i, r) in t.rows.iter().enumerate() {
+        assert_eq!(r[t.col("id")], i.to_string());
+        assert_eq!(r[t.col("pad")], hex::encode(vec![(i % 251) as u8; 200]));
+    }
+}
