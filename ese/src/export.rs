@@ -25,7 +25,7 @@ pub enum ExportFormat {
 
 /// Writes every record of `table` to `out`; returns the number of records.
 /// Write errors are reported as I/O errors naming the source.
-pub fn export_table<S: Source, W: Write>(
+pub fn export_table<S: Source, W: Write + ?Sized>(
     db: &Database<S>,
     table: &Table,
     format: ExportFormat,

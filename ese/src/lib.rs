@@ -21,6 +21,7 @@
 //! - [`compression`]: 7-bit ASCII/Unicode and XPRESS; XPRESS9/XPRESS10/LZ4
 //!   detected and reported as not supported yet.
 //! - [`value`]: typed values for every column type; [`export`]: TSV/JSONL.
+//! - [`tree`]: the `ItemTree` (Database → Table → Row) the GUI and CLI browse.
 //!
 //! Not yet: log replay (dirty files are read as on disk, with a warning),
 //! ECC single-bit correction (detected, not corrected), XPRESS9/10 and LZ4
@@ -39,6 +40,7 @@ pub mod header;
 pub mod long_value;
 pub mod page;
 pub mod record;
+pub mod tree;
 pub mod value;
 
 pub use catalog::Table;
