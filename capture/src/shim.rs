@@ -361,6 +361,21 @@ impl Shim {
         Ok(attr_of(ino, &m))
     }
 
+    /// Gives a newly created node to the process that created it, as a
+    /// kernel file system would (the shim itself may run as root, and
+    /// applications such as PostgreSQL check who owns their files).
+    fn own(&self, rel: &Path, req: &Request<'_>) {
+        if let Err(e) = std::os::unix::fs::lchown(self.real(rel), Some(req.uid()), Some(req.gid()))
+        {
+            tracing::debug!(
+                "shim: {}: chown to {}:{}: {e}",
+                rel.display(),
+                req.uid(),
+                req.gid()
+            );
+        }
+    }
+
     fn new_handle(&mut self, file: File, ino: u64) -> u64 {
         let fh = self.next_fh;
         self.next_fh += 1;
@@ -506,7 +521,7 @@ impl Filesystem for Shim {
 
     fn mknod(
         &mut self,
-        _req: &Request<'_>,
+        req: &Request<'_>,
         parent: u64,
         name: &OsStr,
         mode: u32,
@@ -528,6 +543,7 @@ impl Filesystem for Shim {
         );
         match made {
             Ok(_) => {
+                self.own(&rel, req);
                 let ts = now_ns();
                 if let Err(e) = self.emit(&rel, ts, Change::SetLen(0)) {
                     return reply.error(capture_errno(&e));
@@ -543,7 +559,7 @@ impl Filesystem for Shim {
 
     fn mkdir(
         &mut self,
-        _req: &Request<'_>,
+        req: &Request<'_>,
         parent: u64,
         name: &OsStr,
         mode: u32,
@@ -555,6 +571,7 @@ impl Filesystem for Shim {
         };
         let real = self.real(&rel);
         let r = fs::create_dir(&real)
+            .map(|()| self.own(&rel, req))
             .and_then(|()| {
                 fs::set_permissions(&real, fs::Permissions::from_mode(mode & !umask & 0o7777))
             })
@@ -599,7 +616,7 @@ impl Filesystem for Shim {
 
     fn symlink(
         &mut self,
-        _req: &Request<'_>,
+        req: &Request<'_>,
         parent: u64,
         link_name: &OsStr,
         target: &Path,
@@ -609,6 +626,7 @@ impl Filesystem for Shim {
             return reply.error(libc::ENOENT);
         };
         match std::os::unix::fs::symlink(target, self.real(&rel))
+            .map(|()| self.own(&rel, req))
             .and_then(|()| self.stat_reply(&rel))
         {
             Ok(attr) => reply.entry(&TTL, &attr, 0),
@@ -689,7 +707,7 @@ impl Filesystem for Shim {
 
     fn create(
         &mut self,
-        _req: &Request<'_>,
+        req: &Request<'_>,
         parent: u64,
         name: &OsStr,
         mode: u32,
@@ -704,6 +722,9 @@ impl Filesystem for Shim {
         let existed = real.exists();
         match Self::open_real(&real, flags, Some(mode & !umask & 0o7777)) {
             Ok(file) => {
+                if !existed {
+                    self.own(&rel, req);
+                }
                 if !existed || flags & libc::O_TRUNC != 0 {
                     let ts = now_ns();
                     if let Err(e) = self.emit(&rel, ts, Change::SetLen(0)) {

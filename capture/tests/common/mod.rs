@@ -58,6 +58,12 @@ impl ShimFixture {
 
     fn mount_with(root: tempfile::TempDir, sink: Arc<dyn EventSink>) -> Self {
         require_fuse();
+        // Let applications running as other users (PostgreSQL) reach the mount.
+        std::fs::set_permissions(
+            root.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
         let src = root.path().join("src");
         let mnt = root.path().join("mnt");
         std::fs::create_dir_all(&src).unwrap();

@@ -1,0 +1,205 @@
+//! Capture benchmarks (numbers for docs/PERFORMANCE.md, section "Capture").
+//!
+//! `cargo run --release -p kairos-capture --example capture_bench [rpo|shim|agents|all]`
+//!
+//! - rpo: an agent ships 4 KiB writes (paced, 500/s, no application fsync)
+//!   over loopback to an in-process server with a real store; RPO is the
+//!   time from the write returning to the server's ack that it is durable
+//!   in the store (pack fsynced, index committed). p50/p99/max.
+//! - shim: the same writes into a plain directory and through the FUSE
+//!   shim capturing into a store, fsync at the end; throughput ratio.
+//! - agents: 4 agents submit events as fast as they can; events per
+//!   second the server ingests (until every agent is fully acknowledged).
+#![allow(clippy::unwrap_used)]
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kairos_capture::event::WriteEvent;
+use kairos_capture::net::agent::{Agent, AgentConfig};
+use kairos_capture::net::server::{Server, ServerConfig};
+use kairos_capture::net::tokens::Tokens;
+use kairos_capture::shim::{self, Shim};
+use kairos_capture::{EventSink, Journal, JournalSink, StoreSink, now_ns};
+use kairos_engine::{Store, StoreOptions};
+
+fn new_store(dir: &std::path::Path) -> Store {
+    Store::init(dir, StoreOptions::default()).unwrap();
+    Store::open(dir).unwrap()
+}
+
+/// Starts a server on a runtime of its own; returns its address.
+fn start_server(store: Store, agents: &[(&str, &str)]) -> (String, tokio::runtime::Runtime) {
+    let text: String = agents.iter().map(|(n, t)| [*n, " ", *t, "\n"].concat()).collect();
+    let tokens = Tokens::parse(std::path::Path::new("bench"), &text).unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let server = Server::new(store, tokens, ServerConfig::default());
+    rt.spawn(async move { server.run(listener).await });
+    (addr, rt)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+fn rpo() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = "0123456789abcdef0123456789abcdef";
+    let (addr, _rt) = start_server(new_store(&dir.path().join("store")), &[("db1", token)]);
+    let sink = Arc::new(JournalSink::new(
+        Journal::open(&dir.path().join("spool")).unwrap(),
+    ));
+    let agent = Agent::start(
+        AgentConfig::new(&addr, "db1", token.as_bytes()),
+        Arc::clone(&sink),
+    );
+    let n = 3000u64;
+    let mut rpo_ms = Vec::with_capacity(n as usize);
+    let block = vec![0x5au8; 4096];
+    for i in 0..n {
+        let mut data = block.clone();
+        data[..8].copy_from_slice(&i.to_le_bytes());
+        let seq = sink
+            .submit(WriteEvent::write(
+                "db1/db",
+                now_ns(),
+                (i % 4096) * 4096,
+                data,
+            ))
+            .unwrap();
+        let returned = Instant::now();
+        while sink.with(|j| j.acked()) < seq {
+            std::hint::spin_loop();
+        }
+        rpo_ms.push(returned.elapsed().as_secs_f64() * 1e3);
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    agent.stop();
+    rpo_ms.sort_by(f64::total_cmp);
+    println!(
+        "rpo: {n} writes of 4 KiB over loopback: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        percentile(&rpo_ms, 0.5),
+        percentile(&rpo_ms, 0.99),
+        rpo_ms.last().unwrap()
+    );
+}
+
+fn write_file(path: &std::path::Path, total: usize, size: usize) -> Duration {
+    let buf = vec![0xa5u8; size];
+    let start = Instant::now();
+    let mut f = OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .open(path)
+        .unwrap();
+    for i in 0..total / size {
+        // Vary content so blocks are not all identical (the store dedups).
+        let mut b = buf.clone();
+        b[..8].copy_from_slice(&(i as u64).to_le_bytes());
+        f.write_all(&b).unwrap();
+    }
+    f.sync_all().unwrap();
+    start.elapsed()
+}
+
+fn shim_ratio() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("plain");
+    let src = dir.path().join("src");
+    let mnt = dir.path().join("mnt");
+    for d in [&plain, &src, &mnt] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    let sink: Arc<dyn EventSink> = Arc::new(StoreSink::new(new_store(&dir.path().join("store"))));
+    let session = shim::spawn(Shim::new(&src, None, sink).unwrap(), &mnt).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let total = 256 << 20;
+    for size in [8 << 10, 128 << 10, 1 << 20] {
+        let p = write_file(&plain.join("f"), total, size);
+        let s = write_file(&mnt.join("f"), total, size);
+        let mib = (total >> 20) as f64;
+        println!(
+            "shim: {} MiB in {} KiB writes + fsync: plain {:.0} MiB/s, through shim into a store {:.0} MiB/s, ratio {:.0}%",
+            total >> 20,
+            size >> 10,
+            mib / p.as_secs_f64(),
+            mib / s.as_secs_f64(),
+            100.0 * p.as_secs_f64() / s.as_secs_f64()
+        );
+    }
+    drop(session);
+}
+
+fn agents() {
+    let dir = tempfile::tempdir().unwrap();
+    let names = ["a1", "a2", "a3", "a4"];
+    let token = "0123456789abcdef0123456789abcdef";
+    let creds: Vec<(&str, &str)> = names.iter().map(|n| (*n, token)).collect();
+    let (addr, _rt) = start_server(new_store(&dir.path().join("store")), &creds);
+    let per_agent = 20_000u64;
+    let start = Instant::now();
+    let handles: Vec<_> = names
+        .iter()
+        .map(|name| {
+            let spool = dir.path().join(format!("spool-{name}"));
+            let addr = addr.clone();
+            let name = (*name).to_owned();
+            std::thread::spawn(move || {
+                let sink = Arc::new(JournalSink::new(Journal::open(&spool).unwrap()));
+                let agent = Agent::start(
+                    AgentConfig::new(&addr, &name, token.as_bytes()),
+                    Arc::clone(&sink),
+                );
+                let stream = format!("{name}/db");
+                for i in 0..per_agent {
+                    let mut data = vec![0u8; 4096];
+                    data[..8].copy_from_slice(&i.to_le_bytes());
+                    sink.submit(WriteEvent::write(
+                        stream.clone(),
+                        now_ns(),
+                        (i % 8192) * 4096,
+                        data,
+                    ))
+                    .unwrap();
+                }
+                sink.sync().unwrap();
+                assert!(agent.wait_drained(Duration::from_mins(10)));
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let total = per_agent * names.len() as u64;
+    println!(
+        "agents: 4 agents x {per_agent} events of 4 KiB: {total} events acknowledged in {secs:.2} s = {:.0} events/s ({:.0} MiB/s)",
+        total as f64 / secs,
+        (total * 4096) as f64 / secs / f64::from(1 << 20)
+    );
+}
+
+fn main() {
+    let what = std::env::args().nth(1).unwrap_or_else(|| "all".into());
+    if what == "rpo" || what == "all" {
+        rpo();
+    }
+    if what == "shim" || what == "all" {
+        shim_ratio();
+    }
+    if what == "agents" || what == "all" {
+        agents();
+    }
+}
