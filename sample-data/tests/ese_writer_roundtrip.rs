@@ -1,6 +1,6 @@
-//! Random small schemas and rows, written by the ESE writer and read back
-//! by libesedb's `esedbexport` and by dissect.esedb (few cases: each one
-//! runs two subprocesses).
+//! Random small schemas and rows at 4, 8, 16 and 32 KiB pages, written by
+//! the ESE writer and read back by libesedb's `esedbexport` and by
+//! dissect.esedb (few cases: each one runs two subprocesses).
 //!
 //! Compared with libesedb: every single-valued column except separated long
 //! values (libesedb 20181229 returns nothing for those, also on
@@ -19,7 +19,7 @@
 mod common;
 
 use kairos_sample_data::ese_writer::{
-    ColumnSpec, ColumnType, DatabaseSpec, TableSpec, Value, write_database,
+    ColumnSpec, ColumnType, DatabaseSpec, TableSpec, Value, WriteError, write_database,
 };
 use proptest::prelude::*;
 use serde_json::Value as J;
@@ -153,7 +153,7 @@ fn value(k: Kind) -> BoxedStrategy<Value> {
 
 fn table() -> impl Strategy<Value = (u32, Vec<Kind>, Vec<Vec<Value>>)> {
     (
-        prop_oneof![Just(8192u32), Just(32768u32)],
+        prop_oneof![Just(4096u32), Just(8192u32), Just(16384u32), Just(32768u32)],
         proptest::collection::vec(kind(), 1..7),
     )
         .prop_flat_map(|(ps, kinds)| {
@@ -222,7 +222,7 @@ fn separated(v: &Value, page_size: u32) -> bool {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 6, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 8, ..ProptestConfig::default() })]
     #[test]
     fn readers_see_what_was_written((page_size, kinds, mut rows) in table()) {
         let mut columns = vec![ColumnSpec::new("id", ColumnType::Long)];
@@ -237,7 +237,15 @@ proptest! {
             created_unix: 1_790_000_000,
             tables: vec![TableSpec { name: "Random".into(), columns, primary_key: vec!["id".into()], rows: rows.clone() }],
         };
-        let bytes = write_database(&spec).expect("write");
+        let bytes = match write_database(&spec) {
+            // Six long columns of intrinsic values can outgrow a 4 KiB page;
+            // the writer must say so rather than write a broken record.
+            Err(WriteError::RecordTooLarge { size, page_size: 4096, .. }) => {
+                prop_assert!(size > 3000);
+                return Ok(());
+            }
+            other => other.expect("write"),
+        };
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("r.edb");
         std::fs::write(&path, bytes).expect("write file");
