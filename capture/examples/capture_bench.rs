@@ -32,7 +32,10 @@ fn new_store(dir: &std::path::Path) -> Store {
 
 /// Starts a server on a runtime of its own; returns its address.
 fn start_server(store: Store, agents: &[(&str, &str)]) -> (String, tokio::runtime::Runtime) {
-    let text: String = agents.iter().map(|(n, t)| [*n, " ", *t, "\n"].concat()).collect();
+    let text: String = agents
+        .iter()
+        .map(|(n, t)| [*n, " ", *t, "\n"].concat())
+        .collect();
     let tokens = Tokens::parse(std::path::Path::new("bench"), &text).unwrap();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
