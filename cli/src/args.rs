@@ -51,6 +51,9 @@ pub enum Command {
     /// List and export the tables of any ESE (JET Blue) database.
     #[command(subcommand)]
     Ese(crate::ese::EseCommand),
+    /// SQL Server data files (.mdf): tables, schema, export, push to a server.
+    #[command(subcommand)]
+    Sql(crate::sql::SqlCommand),
     /// Capture paths: shim, nbd, serve, agent, mount.
     #[command(flatten)]
     Capture(crate::capture_cmds::CaptureCommand),

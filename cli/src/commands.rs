@@ -11,6 +11,7 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Sniff { file } => sniff::run(&file, global.json),
         Command::Ese(cmd) => crate::ese::run(cmd, &global),
+        Command::Sql(cmd) => crate::sql::run(cmd, &global),
         Command::Capture(cmd) => crate::capture_cmds::run(cmd, &global),
     }
 }

@@ -6,6 +6,7 @@ mod capture_cmds;
 mod commands;
 mod ese;
 mod sniff;
+mod sql;
 
 use std::process::ExitCode;
 
