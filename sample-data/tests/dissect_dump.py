@@ -3,8 +3,10 @@ independent ESE reader), for kairos-sample-data's tests.
 
 Usage: python3 dissect_dump.py FILE.edb > dump.json
        python3 dissect_dump.py --rtf < hex-list.json > rtf-list.json
+       python3 dissect_dump.py --eml < hex-list.json > parsed-list.json
 Bytes are hex strings; multi-values are lists. The --rtf mode decompresses
-[MS-OXRTFCP] compressed RTF with the independent `compressed_rtf` package.
+[MS-OXRTFCP] compressed RTF with the independent `compressed_rtf` package;
+--eml parses messages with Python's standard `email` package.
 """
 import json
 import struct
@@ -83,6 +85,28 @@ def dump(path):
         return out
 
 
+def eml(hexes):
+    """Parses RFC 5322 messages with Python's standard email package."""
+    import email
+    from email import policy
+
+    out = []
+    for h in hexes:
+        m = email.message_from_bytes(bytes.fromhex(h), policy=policy.default)
+        out.append(
+            {
+                "subject": str(m["subject"]),
+                "from": [a.addr_spec for a in m["from"].addresses],
+                "from_name": [a.display_name for a in m["from"].addresses],
+                "to": [a.addr_spec for a in m["to"].addresses],
+                "date": m["date"].datetime.isoformat(),
+                "message_id": str(m["message-id"]),
+                "body": m.get_body(("plain",)).get_content(),
+            }
+        )
+    return out
+
+
 def rtf(hexes):
     import compressed_rtf
 
@@ -92,5 +116,7 @@ def rtf(hexes):
 if __name__ == "__main__":
     if sys.argv[1] == "--rtf":
         json.dump(rtf(json.load(sys.stdin)), sys.stdout)
+    elif sys.argv[1] == "--eml":
+        json.dump(eml(json.load(sys.stdin)), sys.stdout)
     else:
         json.dump(dump(sys.argv[1]), sys.stdout)

@@ -345,6 +345,38 @@ fn check_dissect(page_size: u32, compress_columns: bool) {
             .any(|(_, m)| m.attachments.iter().any(|a| separated(a.size, page_size)))
     }));
     assert_eq!(common::decompress_rtf(&rtf_blobs), rtf_expected);
+    // Embedded messages re-parse (Python's email package) to what the
+    // manifest says.
+    let embedded: Vec<(&MessageManifest, Vec<u8>)> = manifest
+        .mailboxes
+        .iter()
+        .flat_map(|mb| {
+            let rows = &dump[&format!("Attachment_{}", mb.number)];
+            messages(&manifest, mb.number)
+                .into_iter()
+                .flat_map(|(_, m)| m.attachments.iter())
+                .filter_map(move |a| {
+                    let row = rows.iter().find(|r| r["Inid"] == a.inid)?;
+                    Some((a.embedded.as_deref()?, bytes_of(&row["Content"])))
+                })
+        })
+        .collect();
+    assert!(!embedded.is_empty());
+    let parsed = common::parse_eml(&embedded.iter().map(|e| e.1.clone()).collect::<Vec<_>>());
+    for ((m, _), p) in embedded.iter().zip(&parsed) {
+        assert_eq!(p["subject"], J::from(m.subject.clone()));
+        assert_eq!(p["from"], J::from(vec![m.from.email.clone()]));
+        assert_eq!(p["from_name"], J::from(vec![m.from.name.clone()]));
+        let to: Vec<String> = m.to.iter().map(|t| t.email.clone()).collect();
+        assert_eq!(p["to"], J::from(to));
+        assert_eq!(p["message_id"], J::from(m.internet_message_id.clone()));
+        assert_eq!(
+            p["body"].as_str().map(|b| b.replace("\r\n", "\n")),
+            Some(m.body_text.clone())
+        );
+        let date = p["date"].as_str().expect("date");
+        assert_eq!(date.replace("+00:00", "Z"), m.date_sent);
+    }
 }
 
 #[test]

@@ -196,24 +196,34 @@ fn make_message(
 
 /// RFC 5322 form of an embedded message.
 fn rfc822(m: &MessageManifest) -> Vec<u8> {
-    let to: Vec<String> =
-        m.to.iter()
-            .map(|p| format!("\"{}\" <{}>", p.name, p.email))
-            .collect();
+    let to: Vec<String> = m.to.iter().map(mailbox).collect();
     let date =
         jiff::Timestamp::from_second(m.date_sent_filetime / 10_000_000 - FILETIME_EPOCH_OFFSET)
             .map(|t| t.strftime("%a, %d %b %Y %H:%M:%S +0000").to_string())
             .unwrap_or_default();
     format!(
-        "From: \"{}\" <{}>\r\nTo: {}\r\nSubject: =?UTF-8?B?{}?=\r\nDate: {date}\r\nMessage-ID: {}\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{}",
-        m.from.name,
-        m.from.email,
+        "From: {}\r\nTo: {}\r\nSubject: {}\r\nDate: {date}\r\nMessage-ID: {}\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{}",
+        mailbox(&m.from),
         to.join(", "),
-        base64_encode(m.subject.as_bytes()),
+        encoded_word(&m.subject),
         m.internet_message_id,
         m.body_text.replace('\n', "\r\n")
     )
     .into_bytes()
+}
+
+/// `"Name" <addr>`, the name as an RFC 2047 encoded word when not ASCII.
+fn mailbox(p: &Person) -> String {
+    if p.name.is_ascii() {
+        format!("\"{}\" <{}>", p.name, p.email)
+    } else {
+        format!("{} <{}>", encoded_word(&p.name), p.email)
+    }
+}
+
+/// RFC 2047 `=?UTF-8?B?...?=` (headers stay 7-bit).
+fn encoded_word(s: &str) -> String {
+    format!("=?UTF-8?B?{}?=", base64_encode(s.as_bytes()))
 }
 
 fn base64_encode(data: &[u8]) -> String {

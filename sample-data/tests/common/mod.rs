@@ -130,14 +130,23 @@ pub fn dissect_dump(db: &Path) -> HashMap<String, Vec<HashMap<String, serde_json
 
 /// Decompresses compressed RTF blobs with the `compressed_rtf` package.
 pub fn decompress_rtf(blobs: &[Vec<u8>]) -> Vec<String> {
+    serde_json::from_value(python_filter("--rtf", blobs)).expect("rtf list")
+}
+
+/// Parses RFC 5322 messages with Python's `email` package.
+pub fn parse_eml(messages: &[Vec<u8>]) -> Vec<serde_json::Value> {
+    serde_json::from_value(python_filter("--eml", messages)).expect("eml list")
+}
+
+fn python_filter(mode: &str, blobs: &[Vec<u8>]) -> serde_json::Value {
     use std::io::Write;
     let mut child = Command::new("python3")
         .arg(script())
-        .arg("--rtf")
+        .arg(mode)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
-        .expect("python3 with compressed_rtf (pip install compressed-rtf)");
+        .expect("python3 (with compressed-rtf for --rtf)");
     let hexes: Vec<String> = blobs.iter().map(hex::encode).collect();
     child
         .stdin
@@ -146,6 +155,10 @@ pub fn decompress_rtf(blobs: &[Vec<u8>]) -> Vec<String> {
         .write_all(serde_json::to_string(&hexes).expect("json").as_bytes())
         .expect("write");
     let out = child.wait_with_output().expect("wait");
-    assert!(out.status.success(), "compressed_rtf failed");
-    serde_json::from_slice(&out.stdout).expect("rtf JSON")
+    assert!(
+        out.status.success(),
+        "{mode} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON")
 }
