@@ -326,6 +326,14 @@ fn check_dissect(page_size: u32, compress_columns: bool) {
                     let ap = prop_blob(&bytes_of(&arow["PropertyBlob"]));
                     assert_eq!(ap[&0x3705], J::from(i64::from(a.method)));
                     assert_eq!(ap.get(&0x3712).and_then(J::as_str), a.content_id.as_deref());
+                    if let Some(cid) = &a.content_id {
+                        let html =
+                            String::from_utf8(bytes_of(&row["NativeBody"])).expect("utf-8 html");
+                        assert!(
+                            html.contains(&format!("cid:{cid}")),
+                            "inline image not referenced"
+                        );
+                    }
                 }
             }
         }
