@@ -5,11 +5,15 @@
 //! and compressed long-value columns, at 4/8/16/32 KiB pages.
 //!
 //! Layout rules follow `../shared/docs/formats/ese.md` and the MIT-licensed
-//! engine source; libesedb's `esedbinfo`/`esedbexport` read the output
-//! (tests/ese_writer.rs). The writer bulk-loads: every object owns one
-//! contiguous extent `[root, owned-space tree, available-space tree, child
-//! objects' extents, own pages]`, with no free pages, so every available
-//! space tree is empty.
+//! engine source; libesedb (`esedbinfo`/`esedbexport`) and dissect.esedb
+//! read the output (`tests/ese_writer_roundtrip.rs`, `tests/exchange_edb.rs`).
+//! The writer bulk-loads: every object owns one contiguous extent
+//! `[root, owned-space tree, available-space tree, child objects' extents,
+//! own pages]` with no free pages (empty available-space tree), except
+//! MSysObjects and MSysObjectsShadow, whose first extents are fixed as the
+//! engine creates them (pages 4–23 and 24–28, where libesedb looks for the
+//! catalog and its backup): unused pages there stay zero and are listed as
+//! available; pages that do not fit go to a second extent at the end.
 //!
 //! Not written: secondary indexes of user tables, LID64 long-value keys,
 //! Xpress9/10 and LZ4 compression, default values, template tables,
