@@ -148,9 +148,19 @@ pub(crate) fn seek<S: Source>(
         }
         if page.is_leaf() {
             let mut pos = LeafPos { page, tag: 1 };
-            // first node ≥ key on this page, else continue on the right
+            // first node ≥ key on this page, else continue on the right;
+            // a sibling chain can visit each page at most once
+            let mut pages_left = db.page_count();
             loop {
                 if pos.tag >= pos.page.tag_count() {
+                    pages_left = pages_left.saturating_sub(1);
+                    if pages_left == 0 {
+                        return Err(db.corrupt(
+                            pos.page.pgno,
+                            "leaf chain",
+                            "sibling pointers form a cycle".into(),
+                        ));
+                    }
                     match next_leaf_page(db, &pos.page, objid)? {
                         Some(p) => pos = LeafPos { page: p, tag: 1 },
                         None => return Ok(None),
