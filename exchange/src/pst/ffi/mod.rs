@@ -119,7 +119,9 @@ impl PffFile {
         } else {
             let mut buf = vec![0u8; 2048];
             // SAFETY: `err` is a live libpff error; the buffer is writable.
-            let n = unsafe { sys::libpff_error_sprint(err, buf.as_mut_ptr().cast(), buf.len()) };
+            let n = unsafe {
+                sys::libpff_error_backtrace_sprint(err, buf.as_mut_ptr().cast(), buf.len())
+            };
             // SAFETY: we own `err` and free it exactly once.
             unsafe { sys::libpff_error_free(&raw mut err) };
             (n > 0).then(|| {

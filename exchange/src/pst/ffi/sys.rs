@@ -88,7 +88,11 @@ unsafe extern "C" {
 #[link(name = "pff")]
 unsafe extern "C" {
     pub fn libpff_error_free(error: *mut *mut PffError);
-    pub fn libpff_error_sprint(error: *mut PffError, string: *mut c_char, size: size_t) -> c_int;
+    pub fn libpff_error_backtrace_sprint(
+        error: *mut PffError,
+        string: *mut c_char,
+        size: size_t,
+    ) -> c_int;
 
     pub fn libpff_file_initialize(file: *mut *mut PffFile, error: *mut *mut PffError) -> c_int;
     pub fn libpff_file_free(file: *mut *mut PffFile, error: *mut *mut PffError) -> c_int;
