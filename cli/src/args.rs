@@ -48,6 +48,9 @@ pub enum Command {
         /// The file to look at.
         file: PathBuf,
     },
+    /// Browse and export mailboxes, folders, messages and attachments (.pst, .ost).
+    #[command(subcommand)]
+    Mail(crate::mail::MailCommand),
     /// List and export the tables of any ESE (JET Blue) database.
     #[command(subcommand)]
     Ese(crate::ese::EseCommand),

@@ -10,6 +10,7 @@ pub fn run(cli: Cli) -> Result<()> {
     let global = cli.global;
     match cli.command {
         Command::Sniff { file } => sniff::run(&file, global.json),
+        Command::Mail(cmd) => crate::mail::run(cmd, &global),
         Command::Ese(cmd) => crate::ese::run(cmd, &global),
         Command::Sql(cmd) => crate::sql::run(cmd, &global),
         Command::Capture(cmd) => crate::capture_cmds::run(cmd, &global),

@@ -5,6 +5,7 @@ mod args;
 mod capture_cmds;
 mod commands;
 mod ese;
+mod mail;
 mod sniff;
 mod sql;
 
