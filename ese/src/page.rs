@@ -343,6 +343,24 @@ mod tests {
         assert_eq!(n.data, b"d");
     }
 
+    proptest::proptest! {
+        /// Any page bytes: header, tags, nodes and keys never panic.
+        #[test]
+        fn arbitrary_pages_never_panic(
+            data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..2048),
+            large: bool,
+        ) {
+            if let Ok(p) = Page::parse("p", 3, data, large) {
+                let _ = p.checksum();
+                for i in 0..p.tag_count().min(64) {
+                    if let Ok(n) = p.node("p", i) {
+                        let _ = p.key("p", &n);
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn bad_tags_are_errors_naming_the_page() {
         let node: &[u8] = &[200, 0, 1];

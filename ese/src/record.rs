@@ -380,6 +380,31 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// Any bytes, any column: locating a value never panics and never
+        /// returns bytes outside the record.
+        #[test]
+        fn arbitrary_records_never_panic(
+            data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600),
+            large: bool,
+            id in 1u32..400,
+        ) {
+            if let Ok(l) = RecordLayout::parse(&data, large, true) {
+                let mut c = col(id, ColumnType::LongBinary, 4 + id % 50);
+                c.space_usage = 8;
+                for derived in [false, true] {
+                    c.derived = derived;
+                    if let RawValue::Plain(b) | RawValue::Tagged { bytes: b, .. } = l.raw(&c) {
+                        proptest::prop_assert!(b.len() <= data.len());
+                    }
+                }
+                let _ = l.tagged_ids().count();
+            }
+            let _ = split_multi(tagfld::MULTI_VALUES, &data);
+            let _ = split_multi(tagfld::TWO_VALUES, &data);
+        }
+    }
+
     #[test]
     fn multi_values() {
         let body = [4u8, 0, 6, 0x80, b'a', b'b', 1, 2, 3, 4];
