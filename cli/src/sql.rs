@@ -122,7 +122,11 @@ pub fn run(cmd: SqlCommand, global: &Global) -> Result<()> {
             report_damage(db.source().name(), &report.damage);
             eprintln!(
                 "kairos: {} {} row(s) into {} in {} batch(es)",
-                if report.created { "created the table and inserted" } else { "appended" },
+                if report.created {
+                    "created the table and inserted"
+                } else {
+                    "appended"
+                },
                 report.rows,
                 report.target,
                 report.batches
@@ -140,7 +144,8 @@ fn source(name: &str, global: &Global) -> Result<Arc<dyn Source>> {
         }
         return Ok(Arc::new(FileSource::open(name)?));
     };
-    let store = kairos_engine::Store::open_read(dir).with_context(|| format!("opening store {}", dir.display()))?;
+    let store = kairos_engine::Store::open_read(dir)
+        .with_context(|| format!("opening store {}", dir.display()))?;
     let at = match &global.at {
         Some(spec) => Some(store.resolve_time(spec)?),
         None => None,
@@ -150,7 +155,8 @@ fn source(name: &str, global: &Global) -> Result<Arc<dyn Source>> {
 
 fn open(name: &str, global: &Global) -> Result<Database<Arc<dyn Source>>> {
     let src = source(name, global)?;
-    let db = Database::open(src).with_context(|| format!("opening {name} as a SQL Server data file"))?;
+    let db =
+        Database::open(src).with_context(|| format!("opening {name} as a SQL Server data file"))?;
     for w in db.warnings() {
         eprintln!("kairos: warning: {}: {w}", db.source().name());
     }
@@ -161,7 +167,10 @@ fn report_damage(source: &str, damage: &[String]) {
     if damage.is_empty() {
         return;
     }
-    eprintln!("kairos: warning: {source}: {} damaged page(s) or record(s) skipped; every other row was read", damage.len());
+    eprintln!(
+        "kairos: warning: {source}: {} damaged page(s) or record(s) skipped; every other row was read",
+        damage.len()
+    );
     for d in damage.iter().take(20) {
         eprintln!("kairos:   {d}");
     }
@@ -177,7 +186,11 @@ fn tables(db: &Database<Arc<dyn Source>>, fast: bool, json: bool) -> Result<()> 
         } else {
             let c = db.count_rows(t)?;
             if c.damaged > 0 {
-                damage.push(format!("{}: {} damaged page(s) or record(s)", t.qualified_name(), c.damaged));
+                damage.push(format!(
+                    "{}: {} damaged page(s) or record(s)",
+                    t.qualified_name(),
+                    c.damaged
+                ));
             }
             (c.live, Some(c.deleted))
         };
@@ -218,7 +231,9 @@ fn tables(db: &Database<Arc<dyn Source>>, fast: bool, json: bool) -> Result<()> 
             }
         }
         if fast {
-            eprintln!("kairos: rows are the catalog's cached counts (--fast); without --fast they are counted on the data pages");
+            eprintln!(
+                "kairos: rows are the catalog's cached counts (--fast); without --fast they are counted on the data pages"
+            );
         }
     }
     report_damage(db.source().name(), &damage);
@@ -231,7 +246,11 @@ fn schema(t: &Table) {
         println!(
             "-- {}{} index {} ({})",
             if i.unique { "unique " } else { "" },
-            if i.clustered { "clustered" } else { "nonclustered" },
+            if i.clustered {
+                "clustered"
+            } else {
+                "nonclustered"
+            },
             i.name,
             i.columns.join(", ")
         );
@@ -261,12 +280,17 @@ fn export(
                 format!(
                     "cannot write {}{}",
                     path.display(),
-                    if force { "" } else { " (use --force to overwrite)" }
+                    if force {
+                        ""
+                    } else {
+                        " (use --force to overwrite)"
+                    }
                 )
             })?;
         let mut w = BufWriter::new(file);
         let r = export_table(db, t, format, include_deleted, &mut w)?;
-        w.flush().with_context(|| format!("writing {}", path.display()))?;
+        w.flush()
+            .with_context(|| format!("writing {}", path.display()))?;
         (r, path.display().to_string())
     } else {
         let stdout = std::io::stdout();
@@ -285,7 +309,11 @@ fn export(
     eprintln!(
         "kairos: exported {} row(s){} of {} to {target}",
         report.rows,
-        if include_deleted { format!(" ({} deleted)", report.deleted_rows) } else { String::new() },
+        if include_deleted {
+            format!(" ({} deleted)", report.deleted_rows)
+        } else {
+            String::new()
+        },
         t.qualified_name()
     );
     Ok(())

@@ -62,13 +62,29 @@ fn tables_lists_rows_counted_on_the_data_pages() {
 
 #[test]
 fn schema_prints_create_table() {
-    let (code, out, err) = run(&["sql", "schema", s(&sample("itsligo_northwnd.mdf")), "Order Details"]);
+    let (code, out, err) = run(&[
+        "sql",
+        "schema",
+        s(&sample("itsligo_northwnd.mdf")),
+        "Order Details",
+    ]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.starts_with("CREATE TABLE [dbo].[Order Details] (\n    [OrderID] int NOT NULL,"), "{out}");
+    assert!(
+        out.starts_with("CREATE TABLE [dbo].[Order Details] (\n    [OrderID] int NOT NULL,"),
+        "{out}"
+    );
     assert!(out.contains("[UnitPrice] money NOT NULL"), "{out}");
-    let (code, _, err) = run(&["sql", "schema", s(&sample("itsligo_northwnd.mdf")), "NoSuchTable"]);
+    let (code, _, err) = run(&[
+        "sql",
+        "schema",
+        s(&sample("itsligo_northwnd.mdf")),
+        "NoSuchTable",
+    ]);
     assert_eq!(code, 1);
-    assert!(err.starts_with("kairos: ") && err.contains("table NoSuchTable not found"), "{err}");
+    assert!(
+        err.starts_with("kairos: ") && err.contains("table NoSuchTable not found"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -76,7 +92,16 @@ fn export_writes_the_expected_csv_and_never_overwrites_without_force() {
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("customers.csv");
     let f = sample("itsligo_northwnd.mdf");
-    let args = ["sql", "export", s(&f), "Customers", "--format", "csv", "-o", s(&out)];
+    let args = [
+        "sql",
+        "export",
+        s(&f),
+        "Customers",
+        "--format",
+        "csv",
+        "-o",
+        s(&out),
+    ];
     let (code, _, err) = run(&args);
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("exported 91 row(s) of dbo.Customers"), "{err}");
@@ -104,7 +129,15 @@ fn export_writes_the_expected_csv_and_never_overwrites_without_force() {
 #[test]
 fn include_deleted_marks_deleted_rows() {
     let f = sample("johndavedecano_ybaros_db.mdf");
-    let (code, out, err) = run(&["sql", "export", s(&f), "ClientTBL", "--format", "csv", "--include-deleted"]);
+    let (code, out, err) = run(&[
+        "sql",
+        "export",
+        s(&f),
+        "ClientTBL",
+        "--format",
+        "csv",
+        "--include-deleted",
+    ]);
     assert_eq!(code, 0, "{err}");
     assert!(out.lines().next().expect("header").ends_with(",_row_state"));
     let live = out.lines().filter(|l| l.ends_with(",live")).count();
@@ -128,21 +161,58 @@ fn store_instants_export_and_report_a_zeroed_page() {
     assert_eq!(code, 0, "{err}");
     let t1 = "2026-11-24T10:00:00Z";
     let t2 = "2026-11-24T10:05:00Z";
-    let (code, _, err) = run(&["--store", s(&store), "--at", t1, "capture", s(&work), "--stream", "northwnd"]);
+    let (code, _, err) = run(&[
+        "--store",
+        s(&store),
+        "--at",
+        t1,
+        "capture",
+        s(&work),
+        "--stream",
+        "northwnd",
+    ]);
     assert_eq!(code, 0, "{err}");
     // Zero one leaf page of Orders (found through the library).
     let db = Database::open(FileSource::open(&work).expect("open")).expect("db");
     let orders = db.table("Orders").expect("Orders");
-    let rows: Vec<_> = db.rows(orders, ScanOptions::default()).map(|r| r.expect("row")).collect();
+    let rows: Vec<_> = db
+        .rows(orders, ScanOptions::default())
+        .map(|r| r.expect("row"))
+        .collect();
     let victim = rows[rows.len() / 2].rid.page.page as usize;
-    let lost = rows.iter().filter(|r| r.rid.page.page as usize == victim).count();
+    let lost = rows
+        .iter()
+        .filter(|r| r.rid.page.page as usize == victim)
+        .count();
     let mut damaged = clean.clone();
     damaged[victim * PAGE_SIZE..(victim + 1) * PAGE_SIZE].fill(0);
     std::fs::write(&work, &damaged).expect("damage");
-    let (code, _, err) = run(&["--store", s(&store), "--at", t2, "capture", s(&work), "--stream", "northwnd"]);
+    let (code, _, err) = run(&[
+        "--store",
+        s(&store),
+        "--at",
+        t2,
+        "capture",
+        s(&work),
+        "--stream",
+        "northwnd",
+    ]);
     assert_eq!(code, 0, "{err}");
 
-    let export = |at: &str| run(&["--store", s(&store), "--at", at, "sql", "export", "northwnd", "Orders", "--format", "csv"]);
+    let export = |at: &str| {
+        run(&[
+            "--store",
+            s(&store),
+            "--at",
+            at,
+            "sql",
+            "export",
+            "northwnd",
+            "Orders",
+            "--format",
+            "csv",
+        ])
+    };
     let (code, out, err) = export(t1);
     assert_eq!(code, 0, "{err}");
     assert_eq!(out.lines().count(), 1 + 830);
