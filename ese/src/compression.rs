@@ -4,8 +4,9 @@
 //! Notes: `../shared/docs/formats/ese.md` §8.
 //!
 //! Decoded: 7-bit ASCII, 7-bit Unicode, XPRESS (plain LZ77, via
-//! [`kairos_parsers::lzxpress`]). Detected and reported as unsupported:
-//! SCRUB (data wiped), XPRESS9, XPRESS10, LZ4.
+//! [`kairos_parsers::lzxpress`]), LZ4 (a raw LZ4 block after the 3-byte
+//! header, `ErrDecompressLz4_`). Detected and reported as unsupported:
+//! SCRUB (data wiped), XPRESS9, XPRESS10 (proprietary, no public decoder).
 
 /// Why a compressed value could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -61,9 +62,73 @@ pub fn decompress(data: &[u8], limit: usize) -> Result<Vec<u8>, CompressionError
         SCHEME_SCRUB => Err(CompressionError::Scrubbed),
         SCHEME_XPRESS9 => Err(CompressionError::Unsupported("XPRESS9")),
         SCHEME_XPRESS10 => Err(CompressionError::Unsupported("XPRESS10")),
-        SCHEME_LZ4 => Err(CompressionError::Unsupported("LZ4")),
+        SCHEME_LZ4 => {
+            let size = data
+                .get(1..3)
+                .map(|b| usize::from(u16::from_le_bytes([b[0], b[1]])))
+                .ok_or_else(|| CompressionError::Malformed {
+                    scheme: "LZ4",
+                    detail: "no size field".into(),
+                })?;
+            lz4_block(&data[3..], size.min(limit))
+        }
         _ => Ok(data.to_vec()),
     }
+}
+
+/// An LZ4 block (sequences of token, literals, u16 offset, match length),
+/// producing at most `limit` bytes.
+fn lz4_block(input: &[u8], limit: usize) -> Result<Vec<u8>, CompressionError> {
+    let bad = |detail: &str| CompressionError::Malformed {
+        scheme: "LZ4",
+        detail: detail.into(),
+    };
+    let mut out: Vec<u8> = Vec::with_capacity(limit.min(input.len().saturating_mul(4)));
+    let mut pos = 0;
+    let read_len = |pos: &mut usize, mut len: usize| -> Result<usize, CompressionError> {
+        if len == 15 {
+            loop {
+                let b = *input
+                    .get(*pos)
+                    .ok_or_else(|| bad("length runs past the end"))?;
+                *pos += 1;
+                len += usize::from(b);
+                if b != 255 {
+                    break;
+                }
+            }
+        }
+        Ok(len)
+    };
+    while pos < input.len() && out.len() < limit {
+        let token = input[pos];
+        pos += 1;
+        let lit = read_len(&mut pos, usize::from(token >> 4))?;
+        let literals = input
+            .get(pos..pos + lit)
+            .ok_or_else(|| bad("literals run past the end"))?;
+        out.extend_from_slice(&literals[..lit.min(limit - out.len())]);
+        pos += lit;
+        if pos >= input.len() {
+            break;
+        }
+        let offset = input
+            .get(pos..pos + 2)
+            .map(|b| usize::from(u16::from_le_bytes([b[0], b[1]])))
+            .ok_or_else(|| bad("offset runs past the end"))?;
+        pos += 2;
+        let len = read_len(&mut pos, usize::from(token & 15))? + 4;
+        let start = out
+            .len()
+            .checked_sub(offset)
+            .filter(|_| offset > 0)
+            .ok_or_else(|| bad("match offset before the start of the output"))?;
+        for i in 0..len.min(limit - out.len()) {
+            let b = out[start + i];
+            out.push(b);
+        }
+    }
+    Ok(out)
 }
 
 /// 7-bit packing: `header & 7` = bits used in the last byte − 1; values are
@@ -137,6 +202,19 @@ mod tests {
         assert_eq!(decompress(&packed, 1 << 20).expect("ascii"), text);
         let wide: Vec<u8> = text.iter().flat_map(|&c| [c, 0]).collect();
         assert_eq!(decompress(&pack7(text, true), 1 << 20).expect("wide"), wide);
+    }
+
+    /// LZ4 block format (lz4 `doc/lz4_Block_format.md`): token 0x35 = 3
+    /// literals + match of 5+4 bytes at offset 3; then a literals-only
+    /// sequence (token 0x20, "xy"), as the format requires at the end.
+    #[test]
+    fn lz4_block_sequences() {
+        let mut data = vec![7 << 3, 14, 0];
+        data.extend([0x35, b'a', b'b', b'c', 3, 0, 0x20, b'x', b'y']);
+        assert_eq!(decompress(&data, 1 << 20).expect("lz4"), b"abcabcabcabcxy");
+        // a match before the start is an error, not a panic
+        let bad = [7 << 3, 9, 0, 0x04, 9, 0];
+        assert!(decompress(&bad, 100).is_err());
     }
 
     #[test]

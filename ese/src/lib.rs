@@ -18,13 +18,13 @@
 //!   long-value trees, indexes, template (derived) tables.
 //! - [`record`]: fixed, variable and tagged columns, multi-values.
 //! - [`long_value`]: separated long values from the LV tree.
-//! - [`compression`]: 7-bit ASCII/Unicode and XPRESS; XPRESS9/XPRESS10/LZ4
+//! - [`compression`]: 7-bit ASCII/Unicode, XPRESS and LZ4; XPRESS9/XPRESS10
 //!   detected and reported as not supported yet.
 //! - [`value`]: typed values for every column type; [`export`]: TSV/JSONL.
 //! - [`tree`]: the `ItemTree` (Database → Table → Row) the GUI and CLI browse.
 //!
 //! Not yet: log replay (dirty files are read as on disk, with a warning),
-//! ECC single-bit correction (detected, not corrected), XPRESS9/10 and LZ4
+//! ECC single-bit correction (detected, not corrected), XPRESS9/10
 //! decoding, encrypted long values, the pre-2003 (revision < 9) tagged-column
 //! format, secondary-index lookups (indexes are listed, scans use the
 //! primary tree).
