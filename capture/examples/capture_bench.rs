@@ -47,7 +47,7 @@ fn start_server(store: Store, agents: &[(&str, &str)]) -> (String, tokio::runtim
         .unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     let server = Server::new(store, tokens, ServerConfig::default());
-    rt.spawn(async move { server.run(listener).await });
+    rt.spawn(async move { server.run(listener, None).await });
     (addr, rt)
 }
 

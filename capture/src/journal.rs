@@ -124,8 +124,10 @@ impl Journal {
         Ok(seq)
     }
 
-    /// Writes buffered records and fsyncs: every appended event is durable.
-    pub fn sync(&mut self) -> Result<()> {
+    /// Writes buffered records to the file without fsync: readers (the
+    /// sender) see them; a crash may still lose them (they were never
+    /// acknowledged to the application).
+    pub fn write_pending(&mut self) -> Result<()> {
         if !self.pending.is_empty() {
             self.file
                 .write_all_at(&self.pending, self.end)
@@ -133,6 +135,12 @@ impl Journal {
             self.end += self.pending.len() as u64;
             self.pending.clear();
         }
+        Ok(())
+    }
+
+    /// Writes buffered records and fsyncs: every appended event is durable.
+    pub fn sync(&mut self) -> Result<()> {
+        self.write_pending()?;
         self.file
             .sync_data()
             .map_err(CaptureError::io(&self.path, "fsync"))
@@ -153,12 +161,12 @@ impl Journal {
         self.next_seq - 1
     }
 
-    /// Bytes of durable records in the file.
+    /// Bytes of records written to the file (durable after [`sync`](Self::sync)).
     pub fn durable_end(&self) -> u64 {
         self.end
     }
 
-    /// Reads durable records starting at byte `offset` (a record boundary),
+    /// Reads written records starting at byte `offset` (a record boundary),
     /// stopping after about `max_bytes` of payload.
     pub fn read_from(&self, offset: u64, max_bytes: usize) -> Result<Vec<Record>> {
         let mut out = Vec::new();
@@ -191,6 +199,9 @@ impl Journal {
         }
         write_acked(&self.dir, seq)?;
         self.acked = seq;
+        // Records the server got before a crash cut them from this file must
+        // not have their sequence numbers reused.
+        self.next_seq = self.next_seq.max(seq + 1);
         if self.acked == self.last_seq() && self.pending.is_empty() && self.end >= COMPACT_AT {
             self.file.set_len(0).map_err(CaptureError::io(
                 &self.path,

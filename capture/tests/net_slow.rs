@@ -54,7 +54,7 @@ fn silent_and_slow_clients_time_out_good_agents_do_not() {
     let addr = listener.local_addr().unwrap().to_string();
     {
         let server = Arc::clone(&server);
-        rt.spawn(async move { server.run(listener).await });
+        rt.spawn(async move { server.run(listener, None).await });
     }
 
     // A good agent writing throughout.

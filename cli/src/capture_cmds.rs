@@ -15,6 +15,7 @@ use kairos_capture::mount::{self, StoreFs};
 use kairos_capture::nbd::{self, Volume};
 use kairos_capture::net::agent::{Agent, AgentConfig};
 use kairos_capture::net::server::{Server, ServerConfig};
+use kairos_capture::net::tls;
 use kairos_capture::net::tokens::Tokens;
 use kairos_capture::shim::{self, Shim};
 use kairos_capture::sink::submit_file;
@@ -57,6 +58,12 @@ pub enum CaptureCommand {
         /// File of `NAME TOKEN` lines, one per agent.
         #[arg(long)]
         tokens: PathBuf,
+        /// Serve TLS with this certificate chain (PEM); needs --tls-key.
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// Private key (PEM) of --tls-cert.
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
     },
     /// Read-only FUSE view of the store: latest/<stream> and at/<TIME>/<stream>.
     Mount {
@@ -74,6 +81,10 @@ pub enum CaptureCommand {
         /// Spool journal directory (events wait here while the server is away).
         #[arg(long)]
         spool: PathBuf,
+        /// Connect with TLS, trusting the certificates in this PEM file (the
+        /// server's self-signed certificate or its CA).
+        #[arg(long)]
+        tls_ca: Option<PathBuf>,
         /// What to capture.
         #[command(subcommand)]
         what: AgentCapture,
@@ -162,18 +173,38 @@ pub fn run(cmd: CaptureCommand, global: &Global) -> Result<()> {
             listen,
             image,
         } => run_nbd(&store_sink(global)?, &stream, size, &listen, image),
-        CaptureCommand::Serve { listen, tokens } => run_serve(global, &listen, &tokens),
+        CaptureCommand::Serve {
+            listen,
+            tokens,
+            tls_cert,
+            tls_key,
+        } => {
+            let tls = match (tls_cert, tls_key) {
+                (Some(cert), Some(key)) => Some(tls::server_config(&cert, &key)?),
+                _ => None,
+            };
+            run_serve(global, &listen, &tokens, tls)
+        }
         CaptureCommand::Mount { mountpoint } => run_mount(global, &mountpoint),
         CaptureCommand::Agent {
             server,
             token,
             spool,
+            tls_ca,
             what,
-        } => run_agent(&server, &token, &spool, what),
+        } => {
+            let tls = tls_ca.as_deref().map(tls::client_config).transpose()?;
+            run_agent(&server, &token, &spool, tls, what)
+        }
     }
 }
 
-fn run_serve(global: &Global, listen: &str, tokens: &Path) -> Result<()> {
+fn run_serve(
+    global: &Global,
+    listen: &str,
+    tokens: &Path,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) -> Result<()> {
     let dir = global
         .store
         .as_deref()
@@ -189,7 +220,8 @@ fn run_serve(global: &Global, listen: &str, tokens: &Path) -> Result<()> {
             .await
             .with_context(|| format!("listening on {listen}"))?;
         let addr = listener.local_addr()?;
-        eprintln!("kairos: serving store {} on {addr}", dir.display());
+        let mode = if tls.is_some() { " (TLS)" } else { "" };
+        eprintln!("kairos: serving store {}{mode} on {addr}", dir.display());
         let server = Server::new(store, tokens, ServerConfig::default());
         let stop = async {
             use tokio::signal::unix::{SignalKind, signal};
@@ -200,13 +232,19 @@ fn run_serve(global: &Global, listen: &str, tokens: &Path) -> Result<()> {
             }
         };
         tokio::select! {
-            r = server.run(listener) => r.context("server stopped"),
+            r = server.run(listener, tls) => r.context("server stopped"),
             r = stop => r.context("waiting for signals"),
         }
     })
 }
 
-fn run_agent(server: &str, token: &Path, spool: &Path, what: AgentCapture) -> Result<()> {
+fn run_agent(
+    server: &str,
+    token: &Path,
+    spool: &Path,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    what: AgentCapture,
+) -> Result<()> {
     let tokens = Tokens::load(token)?;
     let (name, secret) = tokens.single().with_context(|| {
         format!(
@@ -217,7 +255,9 @@ fn run_agent(server: &str, token: &Path, spool: &Path, what: AgentCapture) -> Re
     let journal =
         Journal::open(spool).with_context(|| format!("opening spool {}", spool.display()))?;
     let sink = Arc::new(JournalSink::new(journal));
-    let agent = Agent::start(AgentConfig::new(server, name, secret), Arc::clone(&sink));
+    let mut config = AgentConfig::new(server, name, secret);
+    config.tls = tls;
+    let agent = Agent::start(config, Arc::clone(&sink));
     let dyn_sink: Arc<dyn EventSink> = sink.clone();
     let result = match what {
         AgentCapture::Shim {

@@ -31,9 +31,16 @@ fn attack(addr: &str, bytes: &[u8]) -> String {
         if s.read_exact(&mut len).is_err() {
             return "closed".into();
         }
-        let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
-        s.read_exact(&mut body).unwrap();
-        match Message::decode(&body).unwrap() {
+        // Never trust the length: a TLS alert is not one of our frames.
+        let n = (u32::from_be_bytes(len) as usize).min(1 << 16);
+        let mut body = vec![0u8; n];
+        if s.read_exact(&mut body).is_err() {
+            return "closed".into();
+        }
+        let Ok(msg) = Message::decode(&body) else {
+            return "closed".into();
+        };
+        match msg {
             Message::Refused(r) => return r,
             Message::Welcome { .. } => {}
             other => return format!("{other:?}"),
@@ -316,4 +323,57 @@ fn server_killed_agent_killed_connection_cut_nothing_acknowledged_lost_nothing_d
     )
     .unwrap();
     assert_eq!(u64::from_le_bytes(seq), records.last().unwrap().seq);
+}
+
+#[test]
+fn agent_ships_over_tls_to_a_server_with_a_self_signed_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    init_store(&store);
+    let (tok, each) = tokens(dir.path(), &[("db1", DB1)]);
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let (cert_pem, key_pem) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_pem, cert.cert.pem()).unwrap();
+    std::fs::write(&key_pem, cert.key_pair.serialize_pem()).unwrap();
+    let mut cmd = kairos();
+    cmd.arg("--store")
+        .arg(&store)
+        .args(["-v", "serve", "--listen", "127.0.0.1:0", "--tokens"])
+        .arg(&tok);
+    cmd.arg("--tls-cert")
+        .arg(&cert_pem)
+        .arg("--tls-key")
+        .arg(&key_pem);
+    let (mut server, line) = Proc::start(cmd, "kairos: serving store");
+    assert!(line.contains("(TLS)"));
+    let port = addr_of(&line).rsplit(':').next().unwrap().to_owned();
+
+    // A client speaking the plain protocol to the TLS port is dropped.
+    assert_eq!(
+        attack(&format!("127.0.0.1:{port}"), &hello("db1", DB1)),
+        "closed"
+    );
+    server.wait_log("TLS handshake failed");
+
+    let file = dir.path().join("payload.bin");
+    let payload: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
+    std::fs::write(&file, &payload).unwrap();
+    let out = kairos()
+        .args(["agent", "--server", &format!("localhost:{port}"), "--token"])
+        .arg(&each[0])
+        .arg("--spool")
+        .arg(dir.path().join("spool"))
+        .arg("--tls-ca")
+        .arg(&cert_pem)
+        .arg("capture")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "agent: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    server.term();
+    assert_eq!(store_contents(&store, "db1/")["db1/payload.bin"], payload);
 }

@@ -8,17 +8,18 @@
 //! 1. connects and authenticates; the server's Welcome says up to which
 //!    sequence it already holds this agent's events durably, which becomes
 //!    the journal's acknowledged watermark;
-//! 2. every [`AgentConfig::flush_interval`] fsyncs what the capture path
-//!    buffered (so writes the application never fsyncs still leave within
-//!    milliseconds), reads the unacknowledged records and sends them in
-//!    batches of up to [`BATCH_BYTES`];
+//! 2. every [`AgentConfig::flush_interval`] writes what the capture path
+//!    buffered into the journal file (so writes the application never
+//!    fsyncs still leave within milliseconds), reads the unacknowledged
+//!    records and sends them in batches of up to [`BATCH_BYTES`]. The local
+//!    fsync is not on this path: the application's own fsync pays for it,
+//!    and the server's ack makes the events durable there anyway;
 //! 3. records each Ack in the journal (which is truncated once fully
 //!    acknowledged and large).
 //!
 //! On any error (server gone, connection cut, refusal) it logs, waits and
 //! starts again at 1; the server deduplicates what it already has.
 
-use std::io::{BufReader, BufWriter};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -38,12 +39,14 @@ pub struct AgentConfig {
     pub agent: String,
     /// This agent's token.
     pub token: Vec<u8>,
-    /// How often buffered events are fsynced into the spool and shipped.
+    /// How often buffered events are written into the spool and shipped.
     pub flush_interval: Duration,
     /// Wait between reconnection attempts.
     pub retry_delay: Duration,
     /// A server that does not answer within this is considered gone.
     pub io_timeout: Duration,
+    /// TLS settings (trusted certificates); `None` is plain TCP.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl AgentConfig {
@@ -56,6 +59,7 @@ impl AgentConfig {
             flush_interval: Duration::from_millis(2),
             retry_delay: Duration::from_millis(500),
             io_timeout: Duration::from_secs(30),
+            tls: None,
         }
     }
 }
@@ -145,6 +149,10 @@ fn sender(config: &AgentConfig, sink: &JournalSink, stop: &AtomicBool) {
     }
 }
 
+/// The connection to the server: plain TCP or TLS over it.
+trait Conn: std::io::Read + std::io::Write + Send {}
+impl<T: std::io::Read + std::io::Write + Send> Conn for T {}
+
 fn proto(config: &AgentConfig, detail: impl Into<String>) -> CaptureError {
     CaptureError::Protocol {
         peer: config.server.clone(),
@@ -158,23 +166,39 @@ fn frame_err(config: &AgentConfig) -> impl Fn(FrameError) -> CaptureError + '_ {
 
 /// One connection: handshake, then ship until stopped or broken.
 fn session(config: &AgentConfig, sink: &JournalSink, stop: &AtomicBool) -> Result<()> {
-    let addr = config
+    let addrs: Vec<_> = config
         .server
         .to_socket_addrs()
         .map_err(|e| proto(config, format!("resolving: {e}")))?
-        .next()
-        .ok_or_else(|| proto(config, "address resolves to nothing"))?;
-    let sock = TcpStream::connect_timeout(&addr, config.io_timeout)
-        .map_err(|e| proto(config, format!("connect: {e}")))?;
+        .collect();
+    let mut last = proto(config, "address resolves to nothing");
+    let mut connected = None;
+    for addr in addrs {
+        match TcpStream::connect_timeout(&addr, config.io_timeout) {
+            Ok(s) => {
+                connected = Some(s);
+                break;
+            }
+            Err(e) => last = proto(config, format!("connect {addr}: {e}")),
+        }
+    }
+    let sock = connected.ok_or(last)?;
     let io = |e: std::io::Error| proto(config, e.to_string());
     sock.set_nodelay(true).map_err(io)?;
     sock.set_read_timeout(Some(config.io_timeout)).map_err(io)?;
     sock.set_write_timeout(Some(config.io_timeout))
         .map_err(io)?;
-    let mut rd = BufReader::new(sock.try_clone().map_err(io)?);
-    let mut wr = BufWriter::new(sock);
+    let mut conn: Box<dyn Conn> = match &config.tls {
+        None => Box::new(sock),
+        Some(tls) => {
+            let name = crate::net::tls::server_name(&config.server)?;
+            let client = rustls::ClientConnection::new(Arc::clone(tls), name)
+                .map_err(|e| proto(config, format!("TLS: {e}")))?;
+            Box::new(rustls::StreamOwned::new(client, sock))
+        }
+    };
     write_blocking(
-        &mut wr,
+        &mut conn,
         &Message::Hello {
             version: VERSION,
             agent: config.agent.clone(),
@@ -182,7 +206,7 @@ fn session(config: &AgentConfig, sink: &JournalSink, stop: &AtomicBool) -> Resul
         },
     )
     .map_err(io)?;
-    let durable = match read_blocking(&mut rd).map_err(frame_err(config))? {
+    let durable = match read_blocking(&mut conn).map_err(frame_err(config))? {
         Message::Welcome { durable, .. } => durable,
         Message::Refused(reason) => return Err(proto(config, format!("refused: {reason}"))),
         other => return Err(proto(config, format!("unexpected {other:?}"))),
@@ -208,9 +232,7 @@ fn session(config: &AgentConfig, sink: &JournalSink, stop: &AtomicBool) -> Resul
     );
     loop {
         let batch = sink.with(|j| -> Result<_> {
-            if j.has_pending() {
-                j.sync()?;
-            }
+            j.write_pending()?;
             j.read_from(offset, BATCH_BYTES)
         })?;
         let Some(last) = batch.last() else {
@@ -227,8 +249,8 @@ fn session(config: &AgentConfig, sink: &JournalSink, stop: &AtomicBool) -> Resul
             .map(|r| (r.seq, r.event))
             .collect();
         if let Some(&(top, _)) = events.last() {
-            write_blocking(&mut wr, &Message::Events(events)).map_err(io)?;
-            match read_blocking(&mut rd).map_err(frame_err(config))? {
+            write_blocking(&mut conn, &Message::Events(events)).map_err(io)?;
+            match read_blocking(&mut conn).map_err(frame_err(config))? {
                 Message::Ack(seq) if seq >= top => acked = seq,
                 Message::Ack(seq) => {
                     return Err(proto(config, format!("acknowledged {seq}, expected {top}")));

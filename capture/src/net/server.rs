@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use kairos_engine::{Store, StoreError};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
 use crate::event::{Change, WriteEvent, now_ns};
 use crate::net::frame::{FrameError, Message, VERSION, check_length};
@@ -102,8 +102,14 @@ impl Server {
         f(&mut self.store.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
-    /// Accepts agents until the listener fails.
-    pub async fn run(self: Arc<Self>, listener: TcpListener) -> std::io::Result<()> {
+    /// Accepts agents until the listener fails; with `tls`, every
+    /// connection must complete a TLS handshake first.
+    pub async fn run(
+        self: Arc<Self>,
+        listener: TcpListener,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> std::io::Result<()> {
+        let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
         loop {
             let (sock, peer) = match listener.accept().await {
                 Ok(x) => x,
@@ -115,11 +121,31 @@ impl Server {
             };
             let _ = sock.set_nodelay(true);
             let me = Arc::clone(&self);
-            tokio::spawn(async move { me.connection(sock, peer).await });
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                match acceptor {
+                    None => me.connection(sock, peer).await,
+                    Some(acceptor) => {
+                        let handshake =
+                            tokio::time::timeout(me.config.hello_timeout, acceptor.accept(sock));
+                        match handshake.await {
+                            Ok(Ok(tls)) => me.connection(tls, peer).await,
+                            Ok(Err(e)) => {
+                                tracing::warn!("serve: {peer}: TLS handshake failed: {e}");
+                            }
+                            Err(_) => tracing::warn!("serve: {peer}: TLS handshake timed out"),
+                        }
+                    }
+                }
+            });
         }
     }
 
-    async fn connection(self: Arc<Self>, mut sock: TcpStream, peer: SocketAddr) {
+    async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
+        self: Arc<Self>,
+        mut sock: S,
+        peer: SocketAddr,
+    ) {
         let mut agent = None;
         let result = self.converse(&mut sock, &mut agent).await;
         let who = agent.as_deref().unwrap_or("-");
