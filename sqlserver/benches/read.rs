@@ -19,14 +19,18 @@ use kairos_sqlserver::{Database, ScanOptions};
 const SAMPLE: &str = "mikebrind_northwnd.mdf";
 
 fn sample() -> MemSource {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/samples/mdf").join(SAMPLE);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/samples/mdf")
+        .join(SAMPLE);
     MemSource::new(SAMPLE, std::fs::read(path).expect("sample present"))
 }
 
 fn bench(c: &mut Criterion) {
     let src = sample();
     let counting = CountingSource::new(src.clone(), PAGE_SIZE as u32);
-    let listed = Database::open(&counting).and_then(|db| db.summaries()).expect("list");
+    let listed = Database::open(&counting)
+        .and_then(|db| db.summaries())
+        .expect("list");
     println!(
         "listing {} tables of {SAMPLE} read {} of {} pages",
         listed.len(),
@@ -39,7 +43,11 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             let db = Database::open(src.clone()).expect("open");
             let t = db.table("Order Details").expect("table");
-            let row = db.rows(t, ScanOptions::default()).next().expect("a row").expect("row");
+            let row = db
+                .rows(t, ScanOptions::default())
+                .next()
+                .expect("a row")
+                .expect("row");
             black_box(row);
         });
     });
@@ -50,14 +58,26 @@ fn bench(c: &mut Criterion) {
         });
     });
     let db = Database::open(src.clone()).expect("open");
-    let table_bytes: u64 = db.summaries().expect("summaries").iter().map(|s| s.pages).sum::<u64>() * PAGE_SIZE as u64;
-    for (name, format) in [("csv", Format::Csv), ("jsonl", Format::Jsonl), ("sql", Format::Sql)] {
+    let table_bytes: u64 = db
+        .summaries()
+        .expect("summaries")
+        .iter()
+        .map(|s| s.pages)
+        .sum::<u64>()
+        * PAGE_SIZE as u64;
+    for (name, format) in [
+        ("csv", Format::Csv),
+        ("jsonl", Format::Jsonl),
+        ("sql", Format::Sql),
+    ] {
         g.throughput(Throughput::Bytes(table_bytes));
         g.bench_function(format!("export_every_table_{name}"), |b| {
             b.iter(|| {
                 let db = Database::open(src.clone()).expect("open");
                 for t in db.tables() {
-                    black_box(export_table(&db, t, format, false, &mut std::io::sink()).expect("export"));
+                    black_box(
+                        export_table(&db, t, format, false, &mut std::io::sink()).expect("export"),
+                    );
                 }
             });
         });

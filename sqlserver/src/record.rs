@@ -266,6 +266,23 @@ mod tests {
         assert_eq!(r.var(1), None);
     }
 
+    proptest::proptest! {
+        /// Any bytes split into parts stay inside the record.
+        #[test]
+        fn arbitrary_bytes_never_panic(b in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
+            if let Ok(r) = Record::parse(&b) {
+                proptest::prop_assert!(r.len() <= b.len());
+                for i in 0..r.var_count() + 2 {
+                    let _ = r.var(i);
+                }
+                for i in 0..usize::from(r.column_count()) + 2 {
+                    let _ = r.is_null(i);
+                }
+                let _ = r.fixed(4, 8);
+            }
+        }
+    }
+
     #[test]
     fn every_truncation_is_an_error_not_a_panic() {
         let b = sample();

@@ -577,6 +577,22 @@ mod tests {
         assert_eq!(time_text(3_723, 0), "01:02:03");
     }
 
+    proptest::proptest! {
+        /// Every type decodes any bytes to a value or an error value.
+        #[test]
+        fn any_type_any_bytes(xtype in 0u8..=255, len in -1i16..200, prec in 0u8..=40, scale in 0u8..=40,
+                              b in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40)) {
+            let t = SqlType::from_catalog(xtype, len, prec, scale);
+            let _ = t.decode(&b, CodePage::WINDOWS_1252);
+            let _ = t.ddl();
+            if let Some(n) = t.fixed_len() {
+                let mut exact = b.clone();
+                exact.resize(n, 0);
+                let _ = t.decode(&exact, CodePage::WINDOWS_1252);
+            }
+        }
+    }
+
     #[test]
     fn wrong_lengths_are_error_values() {
         assert!(SqlType::Int.decode(&[1, 2], cp()).is_error());
