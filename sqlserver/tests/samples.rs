@@ -141,6 +141,50 @@ fn facts_row_counts_and_spot_values() {
     assert!(spots >= 14, "spot values checked: {spots}");
 }
 
+/// Every user table the raw page walk of `tools/mdf_truth.py` finds is
+/// listed, with the same live row count and ghost-record count, and no
+/// other table is listed.
+#[test]
+fn tables_and_counts_equal_the_raw_page_walk() {
+    let truth = std::fs::read_to_string(expected("mdf_truth.tsv")).expect("mdf_truth.tsv");
+    type Counts<'a> = Vec<(&'a str, u64, usize)>;
+    let mut by_file: std::collections::BTreeMap<&str, Counts> = std::collections::BTreeMap::new();
+    for line in truth.lines().filter(|l| !l.starts_with('#')) {
+        let f: Vec<&str> = line.split('\t').collect();
+        let ghosts = f[5]
+            .trim_start_matches("ghost_data=")
+            .parse()
+            .expect("ghosts");
+        by_file
+            .entry(f[0])
+            .or_default()
+            .push((f[1], f[2].parse().expect("count"), ghosts));
+    }
+    assert!(by_file.len() >= 12);
+    for (file, tables) in by_file {
+        let db = open(file);
+        let mut ours: Vec<&str> = db.tables().iter().map(|t| t.name.as_str()).collect();
+        let mut theirs: Vec<&str> = tables.iter().map(|(n, _, _)| *n).collect();
+        ours.sort_unstable();
+        theirs.sort_unstable();
+        assert_eq!(ours, theirs, "{file}");
+        for (name, rows, ghosts) in tables {
+            let t = db.table(name).expect("table");
+            assert_eq!(db.count_rows(t).expect("count").live, rows, "{file} {name}");
+            let opts = ScanOptions {
+                include_deleted: true,
+                count_only: true,
+            };
+            let ours = db
+                .rows(t, opts)
+                .filter_map(Result::ok)
+                .filter(|r| r.state == kairos_sqlserver::RowState::Ghost)
+                .count();
+            assert_eq!(ours, ghosts, "{file} {name}: ghost records");
+        }
+    }
+}
+
 #[test]
 fn every_row_of_every_sample_decodes_without_column_errors() {
     let mut total_rows = 0u64;
