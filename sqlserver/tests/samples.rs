@@ -141,13 +141,15 @@ fn facts_row_counts_and_spot_values() {
     assert!(spots >= 14, "spot values checked: {spots}");
 }
 
+/// (table, live rows, ghost records) per file.
+type Counts<'a> = Vec<(&'a str, u64, usize)>;
+
 /// Every user table the raw page walk of `tools/mdf_truth.py` finds is
 /// listed, with the same live row count and ghost-record count, and no
 /// other table is listed.
 #[test]
 fn tables_and_counts_equal_the_raw_page_walk() {
     let truth = std::fs::read_to_string(expected("mdf_truth.tsv")).expect("mdf_truth.tsv");
-    type Counts<'a> = Vec<(&'a str, u64, usize)>;
     let mut by_file: std::collections::BTreeMap<&str, Counts> = std::collections::BTreeMap::new();
     for line in truth.lines().filter(|l| !l.starts_with('#')) {
         let f: Vec<&str> = line.split('\t').collect();
