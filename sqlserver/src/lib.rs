@@ -26,6 +26,21 @@
 //! (NDF) of multi-file databases, the transaction log. SQL Server 2000
 //! files (version 539) are refused.
 //!
+//! Where real files differ from the format notes (checked on the samples):
+//! - the IAM header's start page is at record offset 40 and the eight
+//!   single-page slots at 46–93 (notes: 36 / 42);
+//! - SQL Server 2005 (version 611) has no `sysrscols`: the physical layout is
+//!   in `syshobtcolumns` (object 13, typed by xtype/length, not `ti`);
+//! - files upgraded from SQL Server 2000 carry legacy ids in page headers
+//!   (leaf pages of a clustered unit with index id 0), use LOB root type 4
+//!   (`LARGE_ROOT_SHILOH`, same links as type 5) and torn-page detection:
+//!   the pattern is in bits 0–1 of `m_tornBits`, the original low bits of
+//!   sector *s*'s last byte in bits `2s..2s+2`;
+//! - `sysrscols.rscolid` is the logical column id (`syscolpars.colid`),
+//!   `hbcolid` the physical ordinal (they differ when the clustered key is
+//!   not the leading columns); the uniquifier has rscolid 0;
+//! - var-column leaf offsets are −1, −2, … (1-based) and null bits 1-based.
+//!
 //! Damage never stops a read: a bad page comes out of a row scan as an
 //! error naming page and field, and the scan continues.
 
