@@ -57,6 +57,9 @@ pub enum Command {
     /// SQL Server data files (.mdf): tables, schema, export, push to a server.
     #[command(subcommand)]
     Sql(crate::sql::SqlCommand),
+    /// Store commands: init, capture, streams, timeline, restore, cat, mark, verify, prune, gc.
+    #[command(flatten)]
+    Store(crate::store::StoreCommand),
     /// Capture paths: shim, nbd, serve, agent, mount.
     #[command(flatten)]
     Capture(crate::capture_cmds::CaptureCommand),

@@ -13,6 +13,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Mail(cmd) => crate::mail::run(cmd, &global),
         Command::Ese(cmd) => crate::ese::run(cmd, &global),
         Command::Sql(cmd) => crate::sql::run(cmd, &global),
+        Command::Store(cmd) => crate::store::run(cmd, &global),
         Command::Capture(cmd) => crate::capture_cmds::run(cmd, &global),
     }
 }

@@ -8,6 +8,7 @@ mod ese;
 mod mail;
 mod sniff;
 mod sql;
+mod store;
 
 use std::process::ExitCode;
 
