@@ -15,8 +15,20 @@ TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 WORK=$(mktemp -d "${TMPDIR:-/dev/shm}/kairos-ese-bench.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 
-cargo build --release -q -p kairos-cli --manifest-path "$ROOT/Cargo.toml"
-KAIROS=$TARGET/release/kairos
+# The `kairos ese dump` code path is `kairos_ese::export_table`; the crate's
+# example `ese_tables FILE TABLE` runs exactly that without the rest of the
+# CLI. Use the kairos binary when it builds, else the example (when another
+# crate of the workspace is mid-change). Both are release builds.
+if cargo build --release -q -p kairos-cli --manifest-path "$ROOT/Cargo.toml" 2>/dev/null; then
+    TOOL="kairos ese dump"
+    list() { "$TARGET/release/kairos" ese tables "$1" 2>/dev/null | awk -F'\t' 'NR>2 {print $1 "\t" $2}'; }
+    dump() { "$TARGET/release/kairos" ese dump "$1" "$2" -o "$3" --force 2>/dev/null; }
+else
+    cargo build --release -q -p kairos-ese --example ese_tables --manifest-path "$ROOT/Cargo.toml"
+    TOOL="export_table (example ese_tables)"
+    list() { "$TARGET/release/examples/ese_tables" "$1" 2>/dev/null | awk -F'\t' '{print $1 "\t" $2}'; }
+    dump() { "$TARGET/release/examples/ese_tables" "$1" "$2" > "$3" 2>/dev/null; }
+fi
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
@@ -25,20 +37,20 @@ for gz in dfirmuseum_winsearch-w10-clean_Windows.edb.gz dfirmuseum_srum-w11-clea
     name=${gz%.gz}
     db=$WORK/$name
     if [[ $gz == *.gz ]]; then gunzip -c "$SAMPLES/$gz" > "$db"; else cp "$SAMPLES/$gz" "$db"; fi
-    mapfile -t tables < <("$KAIROS" ese tables "$db" 2>/dev/null | awk -F'\t' 'NR>2 {print $1}')
-    records=$("$KAIROS" ese tables "$db" 2>/dev/null | awk -F'\t' 'NR>2 {s+=$2} END {print s}')
+    mapfile -t tables < <(list "$db" | cut -f1)
+    records=$(list "$db" | awk -F'\t' '{s+=$2} END {print s}')
 
     times=()
     for _ in $(seq "$RUNS"); do
         start=$(date +%s.%N)
         for t in "${tables[@]}"; do
-            "$KAIROS" ese dump "$db" "$t" -o "$WORK/out.tsv" --force 2>/dev/null
+            dump "$db" "$t" "$WORK/out.tsv"
         done
         end=$(date +%s.%N)
         times+=("$(echo "$end - $start" | bc)")
     done
     s=$(printf '%s\n' "${times[@]}" | median)
-    printf '%s\tkairos ese dump\t%s\t%s\t%.3f\t%.0f\n' "$name" "${#tables[@]}" "$records" "$s" "$(echo "$records / $s" | bc -l)"
+    printf '%s\t%s\t%s\t%s\t%.3f\t%.0f\n' "$name" "$TOOL" "${#tables[@]}" "$records" "$s" "$(echo "$records / $s" | bc -l)"
 
     times=()
     ok=1
