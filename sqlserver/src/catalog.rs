@@ -228,6 +228,9 @@ impl Catalog {
         }
         for cols in cat.rscols.values_mut() {
             cols.sort_by_key(|c| c.hbcolid);
+            if layout_table == SYSHOBTCOLUMNS {
+                assign_bit_positions(cols);
+            }
         }
         // Now every system table decodes through its own layout.
         cat.rowsets = boot_rowsets;
@@ -569,10 +572,25 @@ fn parse_rscol(rec: &[u8]) -> Option<(i64, RsCol)> {
     ))
 }
 
+/// `bit` columns sharing a byte of the fixed part take its bits in column
+/// order; `syshobtcolumns` (2005) has no bit position field, so it is
+/// derived the way the engine allocates it.
+fn assign_bit_positions(cols: &mut [RsCol]) {
+    let mut next: HashMap<i16, u8> = HashMap::new();
+    for c in cols
+        .iter_mut()
+        .filter(|c| c.ty == SqlType::Bit && c.leaf_offset > 0)
+    {
+        let pos = next.entry(c.leaf_offset).or_insert(0);
+        c.bit_pos = *pos;
+        *pos = pos.saturating_add(1);
+    }
+}
+
 /// SQL Server 2005 `syshobtcolumns` (checked on a version 611 file):
 /// hobtid@4, colid@12, status@16, xtype@22, length@23, prec@25, scale@26,
-/// collation@27, offset@31, nullbit@37. The byte at 33 is taken as the
-/// bit position of `bit` columns [I].
+/// collation@27, offset@31, nullbit@37. Bit positions are derived by
+/// [`assign_bit_positions`].
 fn parse_hobtcol(rec: &[u8]) -> Option<(i64, RsCol)> {
     let colid = i32_at(rec, 12)?;
     let ty = SqlType::from_catalog(
@@ -590,11 +608,7 @@ fn parse_hobtcol(rec: &[u8]) -> Option<(i64, RsCol)> {
             status: 0,
             leaf_offset: u16_at(rec, 31)? as i16,
             null_bit: u16_at(rec, 37)?,
-            bit_pos: if ty == SqlType::Bit {
-                u8_at(rec, 33)?
-            } else {
-                0
-            },
+            bit_pos: 0,
         },
     ))
 }

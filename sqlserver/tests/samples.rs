@@ -399,3 +399,21 @@ fn a_zeroed_data_page_is_reported_and_the_rest_is_read() {
     );
     let _ = db2.source().name();
 }
+
+/// Tables with several `bit` columns: the positions `sysrscols` gives
+/// (2008+) are the ones SQL Server allocates in column order.
+#[test]
+fn bit_columns_share_bytes_in_column_order() {
+    let db = open("soosinyi92_aspnetdb.mdf");
+    let t = db.table("aspnet_Membership").expect("aspnet_Membership");
+    let bits: Vec<(i16, u8)> = t
+        .columns
+        .iter()
+        .filter_map(|c| c.layout.as_ref())
+        .filter(|l| l.ty == kairos_sqlserver::SqlType::Bit)
+        .map(|l| (l.leaf_offset, l.bit_pos))
+        .collect();
+    assert_eq!(bits.len(), 2, "IsApproved, IsLockedOut");
+    assert_eq!(bits[0].0, bits[1].0, "one shared byte");
+    assert_eq!((bits[0].1, bits[1].1), (0, 1));
+}
