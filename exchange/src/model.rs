@@ -318,8 +318,8 @@ pub trait MailStore {
     /// The mailboxes in the store (a PST/OST has exactly one).
     fn mailboxes(&self) -> Result<Vec<MailboxInfo>>;
     /// The top-level folders of a mailbox (for a PST: the root folder's
-    /// children, plus the synthetic "Recovered" folder when deleted items
-    /// were found).
+    /// children, plus the synthetic "Recovered" folder, always listed and
+    /// scanned only when opened).
     fn top_folders(&self, mailbox: &Key) -> Result<Vec<FolderInfo>>;
     /// The sub-folders of a folder.
     fn sub_folders(&self, folder: &Key) -> Result<Vec<FolderInfo>>;

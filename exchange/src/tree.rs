@@ -10,7 +10,9 @@
 //! - attachment: `N_name`, N counting from 1 in attachment-table order (the
 //!   numbering pffexport uses for its attachment files).
 
+use std::collections::HashMap;
 use std::io::Write;
+use std::sync::{Mutex, OnceLock};
 
 use jiff::tz::TimeZone;
 use kairos_parsers::{
@@ -24,8 +26,16 @@ use crate::model::{
 };
 
 /// The item tree over a mail store.
+///
+/// The mailbox and folder lists are read once and kept: a tree is one
+/// instant of one source (an engine view never changes; a file source is
+/// read as of when it was opened), and every path lookup walks them from the
+/// top, so re-reading them would make deep paths cost O(depth) store reads.
 pub struct MailboxTree<S> {
     store: S,
+    mailboxes: OnceLock<Vec<MailboxInfo>>,
+    /// Folder lists by parent: `(true, mailbox key)` or `(false, folder key)`.
+    folders: Mutex<HashMap<(bool, String), Vec<FolderInfo>>>,
 }
 
 /// What a path resolved to.
@@ -128,7 +138,11 @@ fn item_kind(class: &str) -> ItemKind {
 impl<S: MailStore> MailboxTree<S> {
     /// Wraps a store.
     pub fn new(store: S) -> Self {
-        MailboxTree { store }
+        MailboxTree {
+            store,
+            mailboxes: OnceLock::new(),
+            folders: Mutex::new(HashMap::new()),
+        }
     }
 
     /// The store.
@@ -143,12 +157,33 @@ impl<S: MailStore> MailboxTree<S> {
         }
     }
 
-    fn folders_under(&self, node: &Node) -> Result<Vec<FolderInfo>> {
-        match node {
-            Node::Mailbox(m) => self.store.top_folders(&m.key),
-            Node::Folder(f) => self.store.sub_folders(&f.key),
-            _ => Ok(Vec::new()),
+    fn mailboxes(&self) -> Result<Vec<MailboxInfo>> {
+        if let Some(m) = self.mailboxes.get() {
+            return Ok(m.clone());
         }
+        let m = self.store.mailboxes()?;
+        Ok(self.mailboxes.get_or_init(|| m).clone())
+    }
+
+    fn folders_under(&self, node: &Node) -> Result<Vec<FolderInfo>> {
+        let key = match node {
+            Node::Mailbox(m) => (true, m.key.clone()),
+            Node::Folder(f) => (false, f.key.clone()),
+            _ => return Ok(Vec::new()),
+        };
+        let cached = self.folders.lock().ok().and_then(|c| c.get(&key).cloned());
+        if let Some(list) = cached {
+            return Ok(list);
+        }
+        let list = if key.0 {
+            self.store.top_folders(&key.1)?
+        } else {
+            self.store.sub_folders(&key.1)?
+        };
+        if let Ok(mut c) = self.folders.lock() {
+            c.insert(key, list.clone());
+        }
+        Ok(list)
     }
 
     fn resolve(&self, path: &ItemPath) -> Result<Node> {
@@ -156,7 +191,7 @@ impl<S: MailStore> MailboxTree<S> {
         for seg in path.segments() {
             node = match node {
                 Node::Root => {
-                    let boxes = self.store.mailboxes()?;
+                    let boxes = self.mailboxes()?;
                     let segs = sibling_segments(&boxes);
                     let i = segs
                         .iter()
@@ -342,7 +377,7 @@ impl<S: MailStore> ItemTree for MailboxTree<S> {
         let node = self.resolve(path)?;
         match &node {
             Node::Root => {
-                let boxes = self.store.mailboxes()?;
+                let boxes = self.mailboxes()?;
                 let segs = sibling_segments(&boxes);
                 Ok(boxes
                     .iter()

@@ -117,7 +117,8 @@ pub struct PstStore {
     name: String,
     client: PstClient,
     /// Indices of libpff's recovered items that are messages (scanned once,
-    /// on first use: the scan reads all unallocated space).
+    /// when the "Recovered" folder is first opened: the scan reads all
+    /// unallocated space).
     recovered: OnceLock<Vec<usize>>,
 }
 
@@ -552,14 +553,14 @@ impl MailStore for PstStore {
             Some(root) => Self::folder_list(&root)?,
             None => Vec::new(),
         };
-        if !self.recovered(&file)?.is_empty() {
-            out.push(FolderInfo {
-                key: RECOVERED_KEY.into(),
-                name: RECOVERED_NAME.into(),
-                container_class: None,
-                status: ItemStatus::Recovered,
-            });
-        }
+        // Always listed, so listing the top reads no unallocated space; the
+        // recovery scan runs when the folder is opened.
+        out.push(FolderInfo {
+            key: RECOVERED_KEY.into(),
+            name: RECOVERED_NAME.into(),
+            container_class: None,
+            status: ItemStatus::Recovered,
+        });
         Ok(out)
     }
 
