@@ -269,6 +269,9 @@ fn export(
     include_deleted: bool,
 ) -> Result<()> {
     let t = db.table(table)?;
+    for w in &t.warnings {
+        eprintln!("kairos: warning: {}: {w}", t.qualified_name());
+    }
     let (report, target): (ExportReport, String) = if let Some(path) = output {
         let file = OpenOptions::new()
             .write(true)
