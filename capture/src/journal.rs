@@ -193,16 +193,21 @@ impl Journal {
     /// Records that the server has made every event up to `seq` durable.
     /// Truncates the journal when everything is acknowledged and it is
     /// large; returns true when it did (readers restart at offset 0).
+    ///
+    /// The watermark is kept in memory and written to `acked` only before a
+    /// truncation (which needs it to continue the numbering): on reconnect
+    /// the server's Welcome says what it holds anyway, so a stale file costs
+    /// at most a deduplicated resend, and no ack pays two fsyncs.
     pub fn set_acked(&mut self, seq: u64) -> Result<bool> {
         if seq <= self.acked {
             return Ok(false);
         }
-        write_acked(&self.dir, seq)?;
         self.acked = seq;
         // Records the server got before a crash cut them from this file must
         // not have their sequence numbers reused.
         self.next_seq = self.next_seq.max(seq + 1);
         if self.acked == self.last_seq() && self.pending.is_empty() && self.end >= COMPACT_AT {
+            write_acked(&self.dir, seq)?;
             self.file.set_len(0).map_err(CaptureError::io(
                 &self.path,
                 "truncate acknowledged journal",
@@ -214,6 +219,11 @@ impl Journal {
             return Ok(true);
         }
         Ok(false)
+    }
+
+    /// Writes the acknowledged watermark to disk (at a clean stop).
+    pub fn persist_acked(&self) -> Result<()> {
+        write_acked(&self.dir, self.acked)
     }
 
     /// Reads every durable record of the journal in `dir` (for inspection

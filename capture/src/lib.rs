@@ -21,6 +21,22 @@
 //!   (`latest/<stream>`, `at/<TIME>/<stream>`) served from views.
 //! - [`shim`]: the FUSE passthrough file system capturing every write made
 //!   through its mount point.
+//!
+//! Contract in one line: an event is submitted as the application's write
+//! returns, and the application's fsync (NBD FLUSH/FUA) returns only after
+//! `EventSink::sync` did: the events are in the store (local capture) or
+//! fsynced in the agent's spool (remote capture), from where the server's
+//! acknowledgement (store ingest committed) moves the watermark.
+//!
+//! Not yet (see the project's issue 5 report):
+//! - the engine has no "stream removed" record: an unlinked file is stored
+//!   as length 0 ([`store_sink`]), and restored directories hold an empty
+//!   file where a removed one was; empty directories are not captured;
+//! - the shim serves requests on one thread (simple ordering argument; small
+//!   writes pay for it, see docs/PERFORMANCE.md "Capture"); hard links,
+//!   `RENAME_EXCHANGE`/`RENAME_NOREPLACE`, xattrs and locks are passed to the
+//!   kernel's defaults or refused, not captured;
+//! - NBD: simple replies only (no structured replies, block status, TLS).
 // Tests state their expectations with unwrap: a failure there is the test failing.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 

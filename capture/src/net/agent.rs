@@ -120,6 +120,9 @@ impl Agent {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+        if let Err(e) = self.sink.with(|j| j.persist_acked()) {
+            tracing::warn!("agent: recording the acknowledged sequence: {e}");
+        }
     }
 }
 
