@@ -293,5 +293,11 @@ mod tests {
         let n = bad.len();
         bad[n - 4] = 0xFF; // var end offset far past the record
         assert!(Record::parse(&bad).is_err());
+        let mut cd = sample();
+        cd[0] |= 0x01; // ROW/PAGE compressed "CD" record
+        assert_eq!(
+            Record::parse(&cd).err().as_deref(),
+            Some("compressed (CD format) record")
+        );
     }
 }

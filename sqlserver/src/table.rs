@@ -311,3 +311,76 @@ fn index_from(i: &IndexDef, columns: &[Column]) -> Index {
 pub fn quote_ident(name: &str) -> String {
     format!("[{}]", name.replace(']', "]]"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{ColPar, IndexDef, Rowset, RsCol};
+
+    /// A one-column table whose only partition has compression `level`.
+    fn catalog(level: u8) -> Catalog {
+        let mut cat = Catalog::default();
+        cat.rowsets.push(Rowset {
+            id: 1 << 48,
+            object_id: 500,
+            index_id: 1,
+            cached_rows: 3,
+            compression: level,
+        });
+        cat.columns.insert(
+            500,
+            vec![ColPar {
+                object_id: 500,
+                colid: 1,
+                name: "id".into(),
+                ty: SqlType::Int,
+                xtype: 56,
+                collation: 0,
+                status: 0,
+            }],
+        );
+        cat.rscols.insert(
+            1 << 48,
+            vec![RsCol {
+                rscolid: 1,
+                hbcolid: 1,
+                ty: SqlType::Int,
+                status: 0x80,
+                leaf_offset: 4,
+                null_bit: 1,
+                bit_pos: 0,
+            }],
+        );
+        cat
+    }
+
+    #[test]
+    fn compression_and_columnstore_are_reported_not_supported() {
+        let plain = Table::from_catalog(&catalog(0), 500, "dbo".into(), "t".into());
+        assert!(plain.warnings.is_empty(), "{:?}", plain.warnings);
+        assert!(!plain.is_compressed());
+        let page = Table::from_catalog(&catalog(2), 500, "dbo".into(), "t".into());
+        assert!(page.is_compressed());
+        assert!(
+            page.warnings
+                .iter()
+                .any(|w| w.contains("PAGE compression is not supported yet"))
+        );
+        let mut cs = catalog(3);
+        cs.indexes.push(IndexDef {
+            object_id: 500,
+            index_id: 1,
+            name: "cci".into(),
+            kind: 5,
+            status: 0,
+            key_columns: Vec::new(),
+        });
+        let t = Table::from_catalog(&cs, 500, "dbo".into(), "t".into());
+        assert!(
+            t.warnings.iter().any(|w| w.contains("columnstore")),
+            "{:?}",
+            t.warnings
+        );
+        assert_eq!(t.columns[0].layout.as_ref().map(|l| l.leaf_offset), Some(4));
+    }
+}
