@@ -165,3 +165,54 @@ fn errors_are_one_line() {
         "{err}"
     );
 }
+
+/// Through the engine: two versions of one SRUM database (the dirty copy,
+/// then the clean one a moment later) captured into a store; `--store
+/// --at` reads each instant in place, without restoring it.
+#[test]
+fn tables_through_the_engine_at_two_instants() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store_dir = dir.path().join("store");
+    kairos_engine::Store::init(&store_dir, kairos_engine::StoreOptions::default()).expect("init");
+    let t1: i64 = 1_767_225_600_000_000_000; // 2026-01-01T00:00:00Z
+    let t2: i64 = t1 + 3_600_000_000_000; // one hour later
+    {
+        let mut store = kairos_engine::Store::open(&store_dir).expect("open store");
+        let work = dir.path().join("SRUDB.dat");
+        for (file, at) in [
+            ("dfirmuseum_srum-w11-dirty_SRUDB.dat", t1),
+            ("dfirmuseum_srum-w11-clean_SRUDB.dat", t2),
+        ] {
+            std::fs::copy(sample(file), &work).expect("copy");
+            store
+                .capture_file(&work, "srum", Some(at), &|_, _| {})
+                .expect("capture");
+        }
+    }
+    let s = path_str(&store_dir);
+    let (code, out, err) = run(&[
+        "--store",
+        s,
+        "--at",
+        "2026-01-01T00:30:00Z",
+        "ese",
+        "tables",
+        "srum",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("dirty shutdown: needs log replay"), "{err}");
+    assert!(out.contains("\nSruDbIdMapTable\t1044\t"), "{out}");
+    let (code, out, err) = run(&[
+        "--store",
+        s,
+        "--at",
+        "2026-01-01T01:30:00Z",
+        "ese",
+        "tables",
+        "srum",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("dirty shutdown"), "{err}");
+    assert!(out.contains("clean shutdown"), "{out}");
+    assert!(out.contains("\nSruDbIdMapTable\t1044\t"), "{out}");
+}
