@@ -160,7 +160,9 @@ fn shim_ratio() {
     let (src2, mnt2) = (dir.path().join("src2"), dir.path().join("mnt2"));
     std::fs::create_dir_all(&src2).unwrap();
     std::fs::create_dir_all(&mnt2).unwrap();
-    let spool: Arc<dyn EventSink> = Arc::new(JournalSink::new(Journal::open(&dir.path().join("spool")).unwrap()));
+    let spool: Arc<dyn EventSink> = Arc::new(JournalSink::new(
+        Journal::open(&dir.path().join("spool")).unwrap(),
+    ));
     let session2 = shim::spawn(Shim::new(&src2, None, spool).unwrap(), &mnt2).unwrap();
     std::thread::sleep(Duration::from_millis(200));
     let total = 128 << 20;
