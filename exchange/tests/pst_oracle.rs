@@ -361,3 +361,56 @@ fn eml_exports_reparse_to_pffexport_content() {
     assert!(bodies >= 30, "only {bodies} plain-text bodies compared");
     assert!(attachment_bytes > 100_000, "{attachment_bytes}");
 }
+
+/// Every `cid:` reference of an exported HTML body resolves to an inline
+/// part of the same EML carrying that Content-ID, inside multipart/related
+/// (aspose_Outlook.pst "HTML body": 12 images; the OST newsletter: 11).
+#[test]
+fn inline_images_resolve_in_multipart_related() {
+    let mut resolved = 0;
+    for file in pst_files() {
+        if !pff_opened(&file) {
+            continue;
+        }
+        let tree = open(&file).expect("open");
+        for row in list_messages(&tree)
+            .iter()
+            .filter(|r| r.status != ItemStatus::Recovered)
+        {
+            let mut eml = Vec::new();
+            if tree.export(&row.path, ExportKind::Eml, &mut eml).is_err() {
+                continue;
+            }
+            let parsed = mail_parser::MessageParser::default()
+                .parse(&eml)
+                .expect("parses");
+            let Some(html) = parsed.body_html(0) else {
+                continue;
+            };
+            let cids: Vec<String> = html
+                .split("cid:")
+                .skip(1)
+                .map(|s| {
+                    s.chars()
+                        .take_while(|c| !matches!(c, '"' | '\'' | ')' | ' ' | '>'))
+                        .collect()
+                })
+                .collect();
+            if cids.is_empty() {
+                continue;
+            }
+            let text = String::from_utf8_lossy(&eml);
+            assert!(text.contains("multipart/related"), "{}", row.path);
+            for cid in &cids {
+                let part = parsed
+                    .parts
+                    .iter()
+                    .find(|p| p.content_id() == Some(cid.as_str()))
+                    .unwrap_or_else(|| panic!("{}: cid:{cid} has no part", row.path));
+                assert!(!part.contents().is_empty());
+                resolved += 1;
+            }
+        }
+    }
+    assert!(resolved >= 20, "only {resolved} cid references resolved");
+}
