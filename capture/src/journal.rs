@@ -255,7 +255,69 @@ fn scan(file: &File, path: &Path) -> Result<(u64, u64)> {
         last_seq = seq;
         at = next;
     }
+    if at < len
+        && let Some(found) = valid_record_after(file, path, at, len, last_seq)?
+    {
+        // A torn append leaves garbage only at the very end; a bad record
+        // with good ones after it is damage, and cutting there would drop
+        // events the application was told are durable.
+        return Err(CaptureError::Journal {
+            path: path.to_owned(),
+            offset: at,
+            detail: format!(
+                "damaged record, but a valid record (sequence after {last_seq}) follows at byte {found}: not a torn tail; move the journal aside and investigate"
+            ),
+        });
+    }
     Ok((at, last_seq))
+}
+
+/// Largest tail searched for records after a bad one; a longer unreadable
+/// tail is damage in any case (the sender writes the buffer every few ms).
+const MAX_TORN_TAIL: u64 = 64 << 20;
+
+/// Looks for a valid record with a sequence number above `last_seq`
+/// anywhere in `(bad, len)`.
+fn valid_record_after(
+    file: &File,
+    path: &Path,
+    bad: u64,
+    len: u64,
+    last_seq: u64,
+) -> Result<Option<u64>> {
+    let tail_len = len - bad;
+    if tail_len > MAX_TORN_TAIL {
+        return Ok(Some(bad));
+    }
+    let mut tail = vec![0u8; tail_len as usize];
+    file.read_exact_at(&mut tail, bad)
+        .map_err(CaptureError::io(path, "read journal tail"))?;
+    let word = |b: &[u8], at: usize| -> Option<u64> {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(b.get(at..at + 8)?);
+        Some(u64::from_le_bytes(a))
+    };
+    for p in 1..tail.len() {
+        let Some(header) = tail.get(p..p + RECORD_HEADER) else {
+            break;
+        };
+        let rec_len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
+        // Cheap filters before the checksum: plausible length and sequence.
+        let Some(seq) = word(&tail, p + RECORD_HEADER) else {
+            break;
+        };
+        if rec_len > MAX_ENCODED_EVENT || seq <= last_seq || seq - last_seq > 1 << 32 {
+            continue;
+        }
+        let Some(payload) = tail.get(p + RECORD_HEADER..p + RECORD_HEADER + rec_len) else {
+            continue;
+        };
+        let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+        if crc32fast::hash(payload) == crc && WriteEvent::decode(payload).is_ok() {
+            return Ok(Some(bad + p as u64));
+        }
+    }
+    Ok(None)
 }
 
 /// Reads one record at `at`; `None` when it is missing, torn or fails its
@@ -454,6 +516,41 @@ mod tests {
             let j = Journal::open(dir.path()).unwrap();
             assert_eq!(j.durable_end(), good_end, "flip at {flip}");
         }
+    }
+
+    #[test]
+    fn damage_before_valid_records_is_an_error_not_a_cut_at_every_offset() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::open(dir.path()).unwrap();
+        for i in 0..6 {
+            j.append(&ev(i)).unwrap();
+        }
+        j.sync().unwrap();
+        let first_end = j.read_from(0, 1).unwrap()[0].next_offset as usize;
+        drop(j);
+        let path = dir.path().join("journal");
+        let good = fs::read(&path).unwrap();
+        // Flip one bit anywhere in the first five records: five valid ones
+        // would follow, so opening must refuse and name the offset.
+        let last_start = Journal::read_all(dir.path()).unwrap()[4].next_offset as usize;
+        for flip in 0..last_start {
+            let mut bytes = good.clone();
+            bytes[flip] ^= 0x10;
+            fs::write(&path, &bytes).unwrap();
+            match Journal::open(dir.path()) {
+                Err(CaptureError::Journal { offset, detail, .. }) => {
+                    assert!(offset as usize <= flip, "flip {flip}: reported at {offset}");
+                    assert!(!detail.is_empty());
+                }
+                Ok(j) => panic!(
+                    "flip at {flip} (first record ends {first_end}): opened with {} records",
+                    j.last_seq()
+                ),
+                Err(e) => panic!("flip at {flip}: unexpected error {e}"),
+            }
+        }
+        fs::write(&path, &good).unwrap();
+        assert_eq!(Journal::read_all(dir.path()).unwrap().len(), 6);
     }
 
     #[test]
