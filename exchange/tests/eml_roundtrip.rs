@@ -10,7 +10,7 @@ use kairos_parsers::ItemStatus;
 use mail_parser::MimeHeaders;
 use proptest::prelude::*;
 
-fn address(name: String, user: String) -> Address {
+fn address(name: String, user: &str) -> Address {
     Address {
         name,
         email: format!("{user}@example.org"),
@@ -96,8 +96,8 @@ proptest! {
         files in proptest::collection::vec(("[a-zA-Z0-9_é]{1,12}\\.bin", proptest::collection::vec(any::<u8>(), 1..400)), 0..3),
         embedded in proptest::option::of("[a-zA-Z0-9]([a-zA-Z0-9 ]{0,18}[a-zA-Z0-9])?"),
     ) {
-        let to: Vec<Address> = to.into_iter().map(|(n, u)| address(n, u)).collect();
-        let msg = message(subject.clone(), address(sender_name.clone(), "sender".into()), to.clone(), body.clone(), files.clone(), embedded.clone());
+        let to: Vec<Address> = to.into_iter().map(|(n, u)| address(n, &u)).collect();
+        let msg = message(subject.clone(), address(sender_name.clone(), "sender"), to.clone(), body.clone(), files.clone(), embedded.clone());
         let mut eml = Vec::new();
         write_message(&msg, &mut eml).expect("write");
         prop_assert!(eml.is_ascii());
