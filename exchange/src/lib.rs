@@ -15,8 +15,7 @@
 //! - The model ([`model`]) and the item tree ([`tree`]) are reader-neutral;
 //!   [`eml`] writes any model message as RFC 5322/MIME.
 //!
-//! Not yet: Exchange EDB mailboxes (the `edb` module, to come), orphan items
-//! (libpff lists none on the samples), MSG export, task and note fields as
+//! Not yet: Exchange EDB mailboxes (the `edb` module, to come), MSG export, task and note fields as
 //! text, named properties beyond the contact/calendar ones listed in [`pst`].
 //!
 //! Format notes: `../shared/docs/formats/pst.md` (PST/OST) and

@@ -137,10 +137,23 @@ fn recovered_items_match_pffexport() {
         let name = file_name(&file);
         let tree = open(&file).unwrap_or_else(|e| panic!("{name}: {e}"));
         let skipped = skipped_classes(&file);
-        let recovered: BTreeMap<usize, OurRow> = list_messages(&tree)
+        let deleted: Vec<OurRow> = list_messages(&tree)
             .into_iter()
             .filter(|r| r.status == ItemStatus::Recovered && !skipped.contains(&r.class))
-            .map(|r| (recovered_index(&r.path).expect("rN key"), r))
+            .collect();
+        // Orphans (`oN` keys) against pffexport's orphan export.
+        let orphans = deleted
+            .iter()
+            .filter(|r| r.path.name().ends_with(']') && r.path.name().contains("[o"))
+            .count();
+        let oracle_orphans = items_tsv(&file)
+            .iter()
+            .filter(|r| r.origin == "orphans")
+            .count();
+        assert_eq!(orphans, oracle_orphans, "{name}: orphan items");
+        let recovered: BTreeMap<usize, OurRow> = deleted
+            .into_iter()
+            .filter_map(|r| recovered_index(&r.path).map(|i| (i, r)))
             .collect();
         for r in recovered.values() {
             assert_eq!(r.folder, "Recovered", "{name}: {}", r.path);

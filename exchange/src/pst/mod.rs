@@ -10,7 +10,9 @@
 //!
 //! Keys: folders and messages are keyed by their node id (NID) in decimal,
 //! which is stable for the life of the item; recovered items by `r<index>`
-//! of libpff's recovery scan, which is stable for the same bytes.
+//! and orphan items (allocated nodes no folder refers to) by `o<index>` in
+//! libpff's lists, which are stable for the same bytes. Both are shown in
+//! the "Recovered" folder with status Recovered.
 
 mod ffi;
 
@@ -116,10 +118,11 @@ pub struct PstStore {
     file: Mutex<PffFile>,
     name: String,
     client: PstClient,
-    /// Indices of libpff's recovered items that are messages (scanned once,
+    /// Keys (`r<i>` recovered, `o<i>` orphan) of libpff's recovered and
+    /// orphan items that are messages (scanned once,
     /// when the "Recovered" folder is first opened: the scan reads all
     /// unallocated space).
-    recovered: OnceLock<Vec<usize>>,
+    recovered: OnceLock<Vec<Key>>,
 }
 
 /// A folder's or message's properties, read from record set 0.
@@ -223,24 +226,41 @@ impl PstStore {
             .map_err(|_| self.not_found(format!("{what} [{key}]")))
     }
 
-    /// Recovered message indices; runs libpff's scan the first time.
-    fn recovered(&self, file: &PffFile) -> Result<&[usize]> {
+    /// Keys of recovered and orphan messages; runs libpff's scan the first
+    /// time.
+    fn recovered(&self, file: &PffFile) -> Result<&[Key]> {
         if let Some(r) = self.recovered.get() {
             return Ok(r);
         }
         file.recover_items()?;
         let mut found = Vec::new();
-        for i in 0..file.recovered_count()? {
-            // An unreadable recovered item is ordinary (its blocks were
-            // partly overwritten); it is skipped, as pffexport does.
-            let Ok(Some(item)) = file.recovered_item(i) else {
-                continue;
-            };
-            if item.item_type().is_ok_and(is_message_type) {
-                found.push(i);
+        for (prefix, count) in [('r', file.recovered_count()?), ('o', file.orphan_count()?)] {
+            for i in 0..count {
+                let key = format!("{prefix}{i}");
+                // An unreadable recovered item is ordinary (its blocks were
+                // partly overwritten); it is skipped, as pffexport does.
+                let Ok(Some(item)) = Self::deleted_item(file, &key) else {
+                    continue;
+                };
+                if item.item_type().is_ok_and(is_message_type) {
+                    found.push(key);
+                }
             }
         }
         Ok(self.recovered.get_or_init(|| found))
+    }
+
+    /// The recovered (`r<i>`) or orphan (`o<i>`) item of a key; `Ok(None)`
+    /// for any other key.
+    fn deleted_item<'f>(file: &'f PffFile, key: &str) -> Result<Option<PffItem<'f>>> {
+        let index = |rest: &str| rest.parse::<usize>().ok();
+        if let Some(i) = key.strip_prefix('r').and_then(index) {
+            file.recovered_item(i)
+        } else if let Some(i) = key.strip_prefix('o').and_then(index) {
+            file.orphan_item(i)
+        } else {
+            Ok(None)
+        }
     }
 
     fn mailbox_info(&self, file: &PffFile) -> Result<MailboxInfo> {
@@ -300,15 +320,11 @@ impl PstStore {
     }
 
     fn message_item<'f>(&self, file: &'f PffFile, key: &str) -> Result<PffItem<'f>> {
-        if let Some(index) = key.strip_prefix('r') {
-            let index: usize = index
-                .parse()
-                .map_err(|_| self.not_found(format!("message [{key}]")))?;
-            if !self.recovered(file)?.contains(&index) {
+        if Self::status_of(key) == ItemStatus::Recovered {
+            if !self.recovered(file)?.iter().any(|k| k == key) {
                 return Err(self.not_found(format!("recovered message [{key}]")));
             }
-            return file
-                .recovered_item(index)?
+            return Self::deleted_item(file, key)?
                 .ok_or_else(|| self.not_found(format!("recovered message [{key}]")));
         }
         let nid = self.parse_nid(key, "message")?;
@@ -317,7 +333,7 @@ impl PstStore {
     }
 
     fn status_of(key: &str) -> ItemStatus {
-        if key.starts_with('r') {
+        if key.starts_with(['r', 'o']) {
             ItemStatus::Recovered
         } else {
             ItemStatus::Live
@@ -331,10 +347,7 @@ impl PstStore {
         // damage of the file, so it counts as zero attachments.
         let attachment_count = match item.attachment_count() {
             Ok(n) => n,
-            Err(e) if status == ItemStatus::Recovered => {
-                let _ = e;
-                0
-            }
+            Err(_) if status == ItemStatus::Recovered => 0,
             Err(e) => {
                 status = ItemStatus::Damaged(e.to_string());
                 0
@@ -580,9 +593,9 @@ impl MailStore for PstStore {
         let file = self.lock();
         if folder == RECOVERED_KEY {
             let mut out = Vec::new();
-            for &i in self.recovered(&file)? {
-                if let Some(item) = file.recovered_item(i)? {
-                    out.push(Self::summary(&item, format!("r{i}"))?);
+            for key in self.recovered(&file)? {
+                if let Some(item) = Self::deleted_item(&file, key)? {
+                    out.push(Self::summary(&item, key.clone())?);
                 }
             }
             return Ok(out);
