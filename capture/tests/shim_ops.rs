@@ -70,6 +70,20 @@ fn every_operation_is_captured_as_the_real_directory_saw_it() {
     f.sync_all().unwrap();
     drop(f);
     record("extend");
+    // fallocate(2) through the mount: punch a hole (reads back as zeros),
+    // then preallocate past the end (the file grows).
+    let fallocate = |args: &[&str]| {
+        let st = std::process::Command::new("fallocate")
+            .args(args)
+            .arg(m("d/sub/b.bin"))
+            .status()
+            .unwrap();
+        assert!(st.success(), "fallocate {args:?}");
+    };
+    fallocate(&["-p", "-o", "4096", "-l", "16384"]);
+    record("punch hole");
+    fallocate(&["-l", "400000"]);
+    record("preallocate past the end");
     fs::rename(m("a.txt"), m("d/a-renamed.txt")).unwrap();
     record("rename file");
     fs::write(m("c.txt"), b"will be replaced").unwrap();
