@@ -22,7 +22,7 @@ pub type Key = String;
 pub struct MailboxInfo {
     /// Store key.
     pub key: Key,
-    /// Display name (PR_DISPLAY_NAME of the message store, else the file name).
+    /// Display name (PR_DISPLAY_NAME of the message store, else "Mailbox").
     pub name: String,
     /// Things the operator should know when opening it (password-protected
     /// PST, file format, encryption), one sentence each.

@@ -189,6 +189,24 @@ fn recovered_items_match_pffexport() {
 }
 
 #[test]
+fn only_password_protected_files_get_a_password_note() {
+    for file in pst_files() {
+        if !pff_opened(&file) {
+            continue;
+        }
+        let info = std::fs::read_to_string(oracle_dir(&file).join("pffinfo.txt")).expect("pffinfo");
+        let protected = !info.contains("Password checksum:\tN/A");
+        let tree = open(&file).expect("open");
+        let boxes = tree.children(&ItemPath::root()).expect("mailbox");
+        let noted = boxes[0]
+            .fields
+            .iter()
+            .any(|f| f.value.to_string().contains("password"));
+        assert_eq!(noted, protected, "{}", file_name(&file));
+    }
+}
+
+#[test]
 fn password_protected_pst_opens_with_a_note() {
     for f in [
         "aspose_passwordprotectedPST.pst",

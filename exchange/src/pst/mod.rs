@@ -269,7 +269,11 @@ impl PstStore {
         if let Some(store) = file.message_store()? {
             let p = props(&store)?;
             name = p.string(prop::DISPLAY_NAME)?.filter(|n| !n.is_empty());
-            if let Some(crc) = p.u32(prop::PST_PASSWORD)?.filter(|c| *c != 0) {
+            // PR_PST_PASSWORD is a PST property; an OST stores 0xFFFFFFFF
+            // there, which is not a password (pffinfo shows N/A for it).
+            if self.client == PstClient::Pst
+                && let Some(crc) = p.u32(prop::PST_PASSWORD)?.filter(|c| *c != 0)
+            {
                 notes.push(format!(
                     "password-protected (password CRC 0x{crc:08x}); the password is not encryption, so kairos reads the data without it"
                 ));
@@ -293,11 +297,10 @@ impl PstStore {
         notes.insert(0, format!("{kind}, {layout}, {crypt}"));
         Ok(MailboxInfo {
             key: STORE_KEY.into(),
-            name: name.unwrap_or_else(|| {
-                std::path::Path::new(&self.name)
-                    .file_name()
-                    .map_or_else(|| self.name.clone(), |n| n.to_string_lossy().into_owned())
-            }),
+            // Without a display name the mailbox is called "Mailbox", not
+            // after the source: item paths must be the same for a file and
+            // for an engine view of it at any instant.
+            name: name.unwrap_or_else(|| "Mailbox".to_owned()),
             notes,
         })
     }
