@@ -63,4 +63,7 @@ pub enum Command {
     /// Capture paths: shim, nbd, serve, agent, mount.
     #[command(flatten)]
     Capture(crate::capture_cmds::CaptureCommand),
+    /// The demo store: `kairos demo DIR`.
+    #[command(flatten)]
+    Demo(crate::demo::DemoCommand),
 }

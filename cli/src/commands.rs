@@ -15,5 +15,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Sql(cmd) => crate::sql::run(cmd, &global),
         Command::Store(cmd) => crate::store::run(cmd, &global),
         Command::Capture(cmd) => crate::capture_cmds::run(cmd, &global),
+        Command::Demo(cmd) => crate::demo::run(cmd, &global),
     }
 }

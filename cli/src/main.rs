@@ -4,6 +4,7 @@
 mod args;
 mod capture_cmds;
 mod commands;
+mod demo;
 mod ese;
 mod mail;
 mod sniff;

@@ -18,6 +18,9 @@
 //!   (`Mailbox`, `Folder_N`, `Message_N`, `Attachment_N`, ProP property
 //!   blobs), deterministic from a seed, with a JSON [`exchange::Manifest`] of
 //!   everything written; `examples/gen_edb.rs` writes one to disk.
+//! - [`demo`]: the demo store (`kairos demo`): one simulated working day
+//!   of the generated Exchange database and, when the shared samples are
+//!   there, Northwind and an Outlook file, with markers and a walkthrough.
 //! - [`rtf`]: the [MS-OXRTFCP] compressed-RTF writer used for
 //!   PR_RTF_COMPRESSED.
 //!
@@ -26,6 +29,7 @@
 //! (`esedbinfo`, `esedbexport`; Debian libesedb-utils) and dissect.esedb
 //! (PyPI, with `compressed-rtf` for RTF bodies).
 
+pub mod demo;
 pub mod ese_writer;
 pub mod exchange;
 pub mod rtf;
