@@ -318,6 +318,22 @@ fn mail_through_the_store_at_two_instants() {
     ]);
     assert_eq!(code, 0, "{err}");
 
+    // Every sample, captured at T1, lists through the store exactly as the
+    // file does (the unreadable one fails the same way).
+    for file in pst_files() {
+        let f = file.to_str().expect("utf8");
+        let stream = file
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
+        let (code, _, err) = run(&["--store", s, "capture", f, "--stream", &stream, "--at", t1]);
+        assert_eq!(code, 0, "{err}");
+        let (dcode, direct, _) = run(&["mail", "ls", "-r", f]);
+        let (vcode, viewed, _) = run(&["--store", s, "--at", t1, "mail", "ls", "-r", &stream]);
+        assert_eq!((vcode, &viewed), (dcode, &direct), "{stream}");
+    }
+
     // At T1 the store listing equals the direct listing of the original.
     std::fs::write(&work, &data).expect("write");
     let (code, direct_ls, err) = run(&["mail", "ls", "-r", w]);
