@@ -8,15 +8,20 @@
 //!   HTML and compressed-RTF bodies ([`rtf`], [MS-OXRTFCP]), attachments
 //!   (files, embedded messages, references, inline images with Content-ID),
 //!   contact and calendar fields as text, and deleted items found by
-//!   libpff's recovery scan (a "Recovered" folder). Password-protected PSTs
+//!   libpff's recovery scan plus orphan items (a "Recovered" folder, scanned
+//!   only when opened). Password-protected PSTs
 //!   open without the password (it is only a CRC, not encryption). libpff
 //!   reads through a libbfio handle backed by a `kairos_parsers::Source`, so
 //!   engine views are read in place.
 //! - The model ([`model`]) and the item tree ([`tree`]) are reader-neutral;
 //!   [`eml`] writes any model message as RFC 5322/MIME.
 //!
-//! Not yet: Exchange EDB mailboxes (the `edb` module, to come), MSG export, task and note fields as
-//! text, named properties beyond the contact/calendar ones listed in [`pst`].
+//! Not yet: Exchange EDB mailboxes (the `edb` module, to come); MSG export;
+//! task and note fields as text; named properties beyond the contact and
+//! calendar ones listed in [`pst`]; HTML de-encapsulated from RTF
+//! (`\fromhtml`) — an RTF-only body is exported as a plain-text rendering
+//! ([`rtf::to_text`]) plus the RTF itself. libpff 20180714 (Debian) does not
+//! read 4 KiB-page OSTs with compressed blocks reliably; no such sample.
 //!
 //! Format notes: `../shared/docs/formats/pst.md` (PST/OST) and
 //! `exchange-store.md` (the MAPI message model).
