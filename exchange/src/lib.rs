@@ -20,8 +20,8 @@
 //! task and note fields as text; named properties beyond the contact and
 //! calendar ones listed in [`pst`]; HTML de-encapsulated from RTF
 //! (`\fromhtml`) — an RTF-only body is exported as a plain-text rendering
-//! ([`rtf::to_text`]) plus the RTF itself. libpff 20180714 (Debian) does not
-//! read 4 KiB-page OSTs with compressed blocks reliably; no such sample.
+//! ([`rtf::to_text`]) plus the RTF itself. 4 KiB-page OSTs (wVer 36) are
+//! left to libpff and untested: no public sample has been found.
 //!
 //! Format notes: `../shared/docs/formats/pst.md` (PST/OST) and
 //! `exchange-store.md` (the MAPI message model).
