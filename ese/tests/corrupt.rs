@@ -180,3 +180,40 @@ fn flipped_bit_is_reported_as_damaged_page_not_fatal() {
         assert!(what.contains("checksum mismatch"), "{what}");
     }
 }
+
+/// A destroyed header page falls back to the shadow header; a destroyed
+/// catalog root falls back to MSysObjectsShadow. Either way the same tables
+/// come back, with the damage reported.
+#[test]
+fn header_and_catalog_shadows_take_over() {
+    for file in [
+        "dissect_basic.edb",
+        "dfirmuseum_srum-w11-clean_SRUDB.dat",
+        "sfese_decompress_test.edb",
+    ] {
+        let original = common::load(file).bytes().to_vec();
+        let clean = Database::open(MemSource::new(file, original.clone())).expect("open");
+        let names: Vec<String> = clean.tables().iter().map(|t| t.name.clone()).collect();
+        let ps = clean.header().page_size as usize;
+
+        let mut data = original.clone();
+        data[..ps].fill(0);
+        let db = Database::open(MemSource::new(file, data)).expect("shadow header");
+        assert!(db.header().from_shadow, "{file}");
+        assert!(
+            db.warnings()
+                .iter()
+                .any(|w| matches!(w, kairos_ese::Warning::HeaderChecksum { used_shadow: true })),
+            "{file}"
+        );
+        assert_eq!(db.tables().len(), names.len(), "{file}");
+
+        // logical page 4 (physical 5) is the catalog root
+        let mut data = original.clone();
+        data[5 * ps..6 * ps].fill(0);
+        let db = Database::open(MemSource::new(file, data)).expect("shadow catalog");
+        let got: Vec<String> = db.tables().iter().map(|t| t.name.clone()).collect();
+        assert_eq!(got, names, "{file}");
+        assert!(db.damage().contains_key(&4), "{file}: {:?}", db.damage());
+    }
+}
