@@ -1,0 +1,168 @@
+//! The store commands end to end through the `kairos` binary.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn kairos(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kairos"))
+        .args(args)
+        .env_remove("KAIROS_STORE")
+        .output()
+        .expect("run kairos")
+}
+
+fn ok(args: &[&str]) -> String {
+    let o = kairos(args);
+    assert!(
+        o.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn fails(args: &[&str]) -> String {
+    let o = kairos(args);
+    assert_eq!(o.status.code(), Some(1), "{args:?} should fail");
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+    err
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+#[test]
+fn capture_restore_cat_mark_verify() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = dir.path().join("store");
+    let file = dir.path().join("db.bin");
+    ok(&["init", s(&store)]);
+    let v1: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&file, &v1).expect("write");
+    ok(&[
+        "--store",
+        s(&store),
+        "capture",
+        s(&file),
+        "--stream",
+        "db",
+        "--at",
+        "2026-11-24T10:00:00Z",
+    ]);
+    let mut v2 = v1.clone();
+    v2[100_000..100_010].fill(9);
+    v2.truncate(250_000);
+    std::fs::write(&file, &v2).expect("write");
+    ok(&[
+        "--store",
+        s(&store),
+        "capture",
+        s(&file),
+        "--stream",
+        "db",
+        "--at",
+        "2026-11-24T11:00:00Z",
+    ]);
+    // back in time: refused with a clear one-line error
+    let err = fails(&[
+        "--store",
+        s(&store),
+        "capture",
+        s(&file),
+        "--stream",
+        "db",
+        "--at",
+        "2026-11-24T10:30:00Z",
+    ]);
+    assert!(err.contains("cannot go back in time"), "{err}");
+    ok(&[
+        "--store",
+        s(&store),
+        "mark",
+        "before-edit",
+        "--at",
+        "2026-11-24T10:15:00Z",
+    ]);
+    let out = dir.path().join("out.bin");
+    ok(&[
+        "--store",
+        s(&store),
+        "restore",
+        "db",
+        "--at",
+        "mark:before-edit",
+        "-o",
+        s(&out),
+    ]);
+    assert_eq!(std::fs::read(&out).expect("read"), v1);
+    let err = fails(&["--store", s(&store), "restore", "db", "-o", s(&out)]);
+    assert!(err.contains("--force"), "{err}");
+    ok(&[
+        "--store",
+        s(&store),
+        "restore",
+        "db",
+        "-o",
+        s(&out),
+        "--force",
+    ]);
+    assert_eq!(std::fs::read(&out).expect("read"), v2);
+    let cat = kairos(&[
+        "--store",
+        s(&store),
+        "cat",
+        "db",
+        "--at",
+        "2026-11-24T10:59:59Z",
+    ]);
+    assert!(cat.status.success());
+    assert_eq!(cat.stdout, v1);
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&["--store", s(&store), "--json", "streams"])).expect("json");
+    assert_eq!(json[0]["name"], "db");
+    assert_eq!(json[0]["versions"], 2);
+    assert_eq!(json[0]["size"], 250_000);
+    let tl: serde_json::Value =
+        serde_json::from_str(&ok(&["--store", s(&store), "--json", "timeline", "db"]))
+            .expect("json");
+    assert_eq!(tl["versions"].as_array().map(Vec::len), Some(2));
+    assert_eq!(tl["marks"][0]["name"], "before-edit");
+    assert!(ok(&["--store", s(&store), "verify"]).contains("clean"));
+    assert!(ok(&["--store", s(&store), "verify", "--rebuild-index"]).contains("clean"));
+    let err = fails(&["--store", s(&store), "prune"]);
+    assert!(err.contains("keeps nothing"), "{err}");
+    // a flipped byte in the middle of the pack is named by verify
+    let pack = store.join("packs/00000001.pack");
+    let mut bytes = std::fs::read(&pack).expect("pack");
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 1;
+    std::fs::write(&pack, &bytes).expect("write pack");
+    let o = kairos(&["--store", s(&store), "verify"]);
+    assert_eq!(o.status.code(), Some(1));
+    let report = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        report.contains("PROBLEM") && report.contains("00000001.pack offset"),
+        "{report}"
+    );
+}
+
+#[test]
+fn second_writer_gets_the_pid_and_readers_still_work() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = dir.path().join("store");
+    let file = dir.path().join("f");
+    std::fs::write(&file, b"hello").expect("write");
+    ok(&["init", s(&store)]);
+    ok(&["--store", s(&store), "capture", s(&file), "--stream", "f"]);
+    let writer = kairos_engine::Store::open(&store).expect("hold the writer lock");
+    let err = fails(&["--store", s(&store), "capture", s(&file), "--stream", "f"]);
+    assert!(
+        err.contains(&format!("store is locked by pid {}", std::process::id())),
+        "{err}"
+    );
+    assert!(ok(&["--store", s(&store), "streams"]).contains('f'));
+    drop(writer);
+    ok(&["--store", s(&store), "capture", s(&file), "--stream", "f"]);
+}
