@@ -107,11 +107,7 @@ fn demo_walkthrough_runs_and_tells_the_story() {
             .map(|a| a.as_str().expect("arg"))
             .collect();
         let (code, out, err) = run(cwd, &args);
-        let want = if step["succeeds"].as_bool().expect("succeeds") {
-            0
-        } else {
-            1
-        };
+        let want = i32::from(!step["succeeds"].as_bool().expect("succeeds"));
         assert_eq!(code, want, "{args:?}: {err}");
         outputs.push((args.join(" "), out, err));
     }
