@@ -88,7 +88,7 @@ pub fn open(dir: &Path, write: bool) -> IxResult<Db> {
     if write {
         opts.mode = Mode::ReadWrite(ReadWriteOptions {
             max_size: Some(1 << 40),
-            growth_step: Some(64 << 20),
+            growth_step: Some(4 << 20),
             ..ReadWriteOptions::default()
         });
     } else {
