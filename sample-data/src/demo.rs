@@ -795,7 +795,25 @@ fn walkthrough(r: &DemoReport, pst: bool) -> Vec<Step> {
 
 #[cfg(test)]
 mod tests {
-    use super::shell_quote;
+    use super::{DemoError, DemoOptions, NORTHWIND_SAMPLE, build_demo, shell_quote};
+
+    /// A samples directory whose Northwind file is not a data file: the
+    /// error names the file instead of panicking or building half a story.
+    #[test]
+    fn unreadable_sample_is_named_in_the_error() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let samples = tmp.path().join("samples");
+        let mdf = samples.join(NORTHWIND_SAMPLE);
+        std::fs::create_dir_all(mdf.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&mdf, vec![0x5a; 64 * 1024]).expect("write");
+        let mut opts = DemoOptions::today(Some(samples));
+        opts.exchange.bulk_messages = 5;
+        opts.bulk_step = 2;
+        let err =
+            build_demo(&tmp.path().join("store"), &opts, &mut |_| {}).expect_err("garbage sample");
+        assert!(matches!(err, DemoError::Sample { .. }), "{err}");
+        assert!(err.to_string().contains(NORTHWIND_SAMPLE), "{err}");
+    }
 
     #[test]
     fn shell_quote_leaves_plain_words_and_quotes_the_rest() {
