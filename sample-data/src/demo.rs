@@ -409,7 +409,11 @@ pub fn build_demo(
         "end-of-day",
         None,
         clock.ns(18, 0)?,
-        "every stream as the office closes (before the evening's ransomware and disk fault)",
+        if pst || damaged.is_some() {
+            "every stream as the office closes, before the evening's damage"
+        } else {
+            "every stream as the office closes"
+        },
     )?;
     drop(rec);
     drop(store);
