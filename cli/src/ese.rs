@@ -7,10 +7,10 @@ use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::{Subcommand, ValueEnum};
 use kairos_ese::{Database, ExportFormat, export_table};
-use kairos_parsers::{FileSource, Source};
+use kairos_parsers::Source;
 
 use crate::args::Global;
 
@@ -70,28 +70,8 @@ pub fn run(cmd: EseCommand, global: &Global) -> Result<()> {
     }
 }
 
-/// A file, or stream `name` of the store as of `--at` (an engine view).
-fn source(name: &str, global: &Global) -> Result<Arc<dyn Source>> {
-    let Some(dir) = &global.store else {
-        if global.at.is_some() {
-            bail!("--at needs --store: without a store, {name} is a file as it is now");
-        }
-        return Ok(Arc::new(FileSource::open(name)?));
-    };
-    let store = kairos_engine::Store::open_read(dir)
-        .with_context(|| format!("opening store {}", dir.display()))?;
-    let at = match &global.at {
-        Some(spec) => {
-            let t = spec.resolve_now(|_| None)?;
-            Some(i64::try_from(t.as_nanosecond()).context("--at is out of range")?)
-        }
-        None => None,
-    };
-    Ok(Arc::new(store.view(name, at)?))
-}
-
 fn open(name: &str, global: &Global) -> Result<Database<Arc<dyn Source>>> {
-    let db = Database::open(source(name, global)?)?;
+    let db = Database::open(crate::source::open(name, global)?)?;
     for w in db.warnings() {
         eprintln!("kairos: warning: {}: {w}", db.source_name());
     }

@@ -5,11 +5,10 @@
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use clap::{Subcommand, ValueEnum};
-use kairos_parsers::{ExportKind, FileSource, Item, ItemPath, ItemStatus, ItemTree, Source};
+use kairos_parsers::{ExportKind, Item, ItemPath, ItemStatus, ItemTree};
 
 use crate::args::Global;
 
@@ -84,29 +83,10 @@ pub fn run(cmd: MailCommand, global: &Global) -> Result<()> {
     }
 }
 
-/// The source named on the command line: a file, or a stream of the store
-/// as of `--at` (read in place through an engine view).
-fn source(name: &str, global: &Global) -> Result<Arc<dyn Source>> {
-    let Some(dir) = &global.store else {
-        if global.at.is_some() {
-            bail!("--at needs --store: without a store, {name} is a file as it is now");
-        }
-        return Ok(Arc::new(FileSource::open(name)?));
-    };
-    let store = kairos_engine::Store::open_read(dir)
-        .with_context(|| format!("opening store {}", dir.display()))?;
-    let at = match &global.at {
-        Some(spec) => {
-            let t = spec.resolve_now(|_| None)?;
-            Some(i64::try_from(t.as_nanosecond()).context("--at is out of range")?)
-        }
-        None => None,
-    };
-    Ok(Arc::new(store.view(name, at)?))
-}
-
 fn open(name: &str, global: &Global) -> Result<Box<dyn ItemTree + Send>> {
-    Ok(kairos_exchange::open_tree(source(name, global)?)?)
+    Ok(kairos_exchange::open_tree(crate::source::open(
+        name, global,
+    )?)?)
 }
 
 fn status_text(s: &ItemStatus) -> String {

@@ -8,6 +8,7 @@ mod demo;
 mod ese;
 mod mail;
 mod sniff;
+mod source;
 mod sql;
 mod store;
 

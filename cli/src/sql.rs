@@ -7,9 +7,9 @@ use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::{Subcommand, ValueEnum};
-use kairos_parsers::{FileSource, Source};
+use kairos_parsers::Source;
 use kairos_sqlserver::export::{ExportReport, Format, export_table};
 use kairos_sqlserver::{Database, Table};
 
@@ -136,25 +136,8 @@ pub fn run(cmd: SqlCommand, global: &Global) -> Result<()> {
     }
 }
 
-/// A file, or stream `name` of the store as of `--at` (an engine view).
-fn source(name: &str, global: &Global) -> Result<Arc<dyn Source>> {
-    let Some(dir) = &global.store else {
-        if global.at.is_some() {
-            bail!("--at needs --store: without a store, {name} is a file as it is now");
-        }
-        return Ok(Arc::new(FileSource::open(name)?));
-    };
-    let store = kairos_engine::Store::open_read(dir)
-        .with_context(|| format!("opening store {}", dir.display()))?;
-    let at = match &global.at {
-        Some(spec) => Some(store.resolve_time(spec)?),
-        None => None,
-    };
-    Ok(Arc::new(store.view(name, at)?))
-}
-
 fn open(name: &str, global: &Global) -> Result<Database<Arc<dyn Source>>> {
-    let src = source(name, global)?;
+    let src = crate::source::open(name, global)?;
     let db =
         Database::open(src).with_context(|| format!("opening {name} as a SQL Server data file"))?;
     for w in db.warnings() {
