@@ -11,7 +11,6 @@ export DEBIAN_FRONTEND=noninteractive
 # - libpff-dev: PST/OST reader (kairos-exchange); pff-tools, libesedb-utils: oracles in tests
 # - fuse3, libfuse3-dev: `kairos shim` / `kairos mount`
 # - sqlite3, qemu-utils, postgresql: real writers in the capture tests
-# - xvfb, mesa-vulkan-drivers: the workbench's screenshot tests
 PKGS=(pkg-config libclang-dev clang libpff-dev libbfio-dev pff-tools libesedb-utils fuse3 libfuse3-dev sqlite3 qemu-utils postgresql util-linux)
 missing=()
 for p in "${PKGS[@]}"; do

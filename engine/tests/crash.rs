@@ -102,7 +102,13 @@ fn sigkill_at_random_points() {
     let mut inside = 0;
     for round in 0..50 {
         let mut child = Command::new(&exe)
-            .args(["crash_child", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+            .args([
+                "crash_child",
+                "--exact",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env("KAIROS_CRASH_CHILD", &root)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
