@@ -2,9 +2,7 @@
 //! Search, UAL...), read from a file or, with `--store`, from a stream as of
 //! `--at` without restoring it. All reading lives in `kairos-ese`.
 
-use std::fs::OpenOptions;
-use std::io::{BufWriter, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
@@ -65,7 +63,7 @@ pub fn run(cmd: EseCommand, global: &Global) -> Result<()> {
             force,
         } => {
             let db = open(&source, global)?;
-            dump(&db, &table, format, output, force)
+            dump(&db, &table, format, output.as_deref(), force)
         }
     }
 }
@@ -158,7 +156,7 @@ fn dump(
     db: &Database<Arc<dyn Source>>,
     table: &str,
     format: DumpFormat,
-    output: Option<PathBuf>,
+    output: Option<&Path>,
     force: bool,
 ) -> Result<()> {
     let t = db.table(table)?;
@@ -166,36 +164,9 @@ fn dump(
         DumpFormat::Tsv => ExportFormat::Tsv,
         DumpFormat::Jsonl => ExportFormat::Jsonl,
     };
-    let count = if let Some(path) = output {
-        let file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .create_new(!force)
-            .truncate(true)
-            .open(&path)
-            .with_context(|| {
-                format!(
-                    "cannot write {}{}",
-                    path.display(),
-                    if force {
-                        ""
-                    } else {
-                        " (use --force to overwrite)"
-                    }
-                )
-            })?;
-        let mut w = BufWriter::new(file);
-        let n = export_table(db, t, format, &mut w)?;
-        w.flush()
-            .with_context(|| format!("writing {}", path.display()))?;
-        n
-    } else {
-        let stdout = std::io::stdout();
-        let mut w = BufWriter::new(stdout.lock());
-        let n = export_table(db, t, format, &mut w)?;
-        w.flush().context("writing standard output")?;
-        n
-    };
+    let (count, _) = crate::output::write(output, force, |mut w| {
+        Ok(export_table(db, t, format, &mut w)?)
+    })?;
     eprintln!("kairos: {table}: {count} records");
     report_damage(db);
     Ok(())

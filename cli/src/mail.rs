@@ -2,8 +2,6 @@
 //! a .pst/.ost file (an .edb later), read from a file or, with `--store`, from
 //! a stream as of `--at` without restoring it.
 
-use std::fs::OpenOptions;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -175,23 +173,6 @@ fn export(
             item.exports
         );
     }
-    let mut buf = Vec::new();
-    tree.export(path, kind, &mut buf)?;
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .create_new(!force)
-        .truncate(true)
-        .open(output)
-        .map_err(|e| {
-            if e.kind() == std::io::ErrorKind::AlreadyExists {
-                anyhow::anyhow!("{} exists; use --force to overwrite it", output.display())
-            } else {
-                anyhow::anyhow!("{}: {e}", output.display())
-            }
-        })?;
-    file.write_all(&buf)
-        .and_then(|()| file.sync_all())
-        .with_context(|| format!("writing {}", output.display()))?;
+    crate::output::write(Some(output), force, |w| Ok(tree.export(path, kind, w)?))?;
     Ok(())
 }

@@ -7,6 +7,7 @@ mod commands;
 mod demo;
 mod ese;
 mod mail;
+mod output;
 mod sniff;
 mod source;
 mod sql;

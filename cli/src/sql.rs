@@ -2,9 +2,7 @@
 //! file or, with `--store`, from a stream as of `--at` without restoring it.
 //! All reading, exporting and pushing lives in `kairos-sqlserver`.
 
-use std::fs::OpenOptions;
-use std::io::{BufWriter, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
@@ -107,7 +105,14 @@ pub fn run(cmd: SqlCommand, global: &Global) -> Result<()> {
                 ExportFormat::Jsonl => Format::Jsonl,
                 ExportFormat::Sql => Format::Sql,
             };
-            export(&db, &table, format, output, force, include_deleted)
+            export(
+                &db,
+                &table,
+                format,
+                output.as_deref(),
+                force,
+                include_deleted,
+            )
         }
         SqlCommand::Push {
             source,
@@ -247,7 +252,7 @@ fn export(
     db: &Database<Arc<dyn Source>>,
     table: &str,
     format: Format,
-    output: Option<PathBuf>,
+    output: Option<&Path>,
     force: bool,
     include_deleted: bool,
 ) -> Result<()> {
@@ -255,36 +260,9 @@ fn export(
     for w in &t.warnings {
         eprintln!("kairos: warning: {}: {w}", t.qualified_name());
     }
-    let (report, target): (ExportReport, String) = if let Some(path) = output {
-        let file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .create_new(!force)
-            .truncate(true)
-            .open(&path)
-            .with_context(|| {
-                format!(
-                    "cannot write {}{}",
-                    path.display(),
-                    if force {
-                        ""
-                    } else {
-                        " (use --force to overwrite)"
-                    }
-                )
-            })?;
-        let mut w = BufWriter::new(file);
-        let r = export_table(db, t, format, include_deleted, &mut w)?;
-        w.flush()
-            .with_context(|| format!("writing {}", path.display()))?;
-        (r, path.display().to_string())
-    } else {
-        let stdout = std::io::stdout();
-        let mut w = BufWriter::new(stdout.lock());
-        let r = export_table(db, t, format, include_deleted, &mut w)?;
-        w.flush().context("writing standard output")?;
-        (r, "standard output".into())
-    };
+    let (report, target): (ExportReport, String) = crate::output::write(output, force, |mut w| {
+        Ok(export_table(db, t, format, include_deleted, &mut w)?)
+    })?;
     report_damage(db.source().name(), &report.damage);
     if report.column_errors > 0 {
         eprintln!(
