@@ -1,25 +1,8 @@
 //! The `kairos` binary as an operator runs it: exit codes, one-line errors.
 
-use std::path::Path;
-use std::process::Command;
+mod common;
 
-fn kairos() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_kairos"))
-}
-
-fn samples() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/samples")
-}
-
-/// Runs kairos and returns (exit code, stdout, stderr).
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = kairos().args(args).output().expect("run kairos");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use common::{run, samples};
 
 #[test]
 fn sniff_reports_format_version_and_page_size() {

@@ -1,26 +1,13 @@
 //! `kairos ese tables|dump` as an operator runs them, on real samples.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
 
-fn kairos() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_kairos"))
-}
+use common::{run, samples};
+
+use std::path::{Path, PathBuf};
 
 fn sample(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/samples/ese")
-        .join(name)
-}
-
-/// Runs kairos and returns (exit code, stdout, stderr).
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = kairos().args(args).output().expect("run kairos");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    samples().join("ese").join(name)
 }
 
 fn path_str(p: &Path) -> &str {

@@ -1,37 +1,24 @@
 //! `kairos sql tables|schema|export` as an operator runs them, on real
 //! samples, from files and from a store at two instants.
 
+mod common;
+
+use common::{run, samples};
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use kairos_parsers::FileSource;
 use kairos_sqlserver::page::PAGE_SIZE;
 use kairos_sqlserver::{Database, ScanOptions};
 
-fn kairos() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_kairos"))
-}
-
 fn sample(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/samples/mdf")
-        .join(name)
+    samples().join("mdf").join(name)
 }
 
 fn expected(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../sqlserver/tests/expected")
         .join(name)
-}
-
-/// Runs kairos and returns (exit code, stdout, stderr).
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = kairos().args(args).output().expect("run kairos");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 fn s(p: &Path) -> &str {
