@@ -1,7 +1,7 @@
 //! The database file header (physical page 0) and its shadow copy (page 1),
 //! ese.md §1.
 
-use super::checksum::header_checksum;
+use kairos_ese::checksum::old_format;
 
 /// ESE file format version of every modern database.
 pub(crate) const FORMAT_VERSION: u32 = 0x620;
@@ -59,7 +59,7 @@ pub(crate) fn header_page(info: &HeaderInfo) -> Vec<u8> {
     put32(&mut p, 236, info.page_size);
     put32(&mut p, 340, FORMAT_VERSION);
     put32(&mut p, 344, FORMAT_REVISION);
-    let ck = header_checksum(&p);
+    let ck = old_format(&p);
     put32(&mut p, 0, ck);
     p
 }

@@ -21,7 +21,6 @@
 
 mod btree;
 mod catalog;
-mod checksum;
 mod compression;
 mod header;
 mod key;
@@ -813,7 +812,7 @@ mod tests {
                     continue; // free page
                 }
                 let mut copy = p.to_vec();
-                checksum::seal_page(&mut copy, n as u32);
+                kairos_ese::checksum::seal_page(&mut copy, n as u32);
                 assert_eq!(copy, p, "checksum of page {n}");
                 let next = u32::from_le_bytes(p[20..24].try_into().expect("4")) as usize;
                 if next != 0 {

@@ -1,7 +1,7 @@
 //! Page header (small 40-byte / large 80-byte), tags and node encoding,
 //! ese.md §2–§4.
 
-use super::checksum::seal_page;
+use kairos_ese::checksum::seal_page;
 
 /// Page flags (ese.md §2, `cpage.hxx`).
 pub(crate) mod flags {

@@ -42,22 +42,10 @@ pub enum ColumnType {
 }
 
 impl ColumnType {
-    /// Size of a fixed-size value; `None` for text and binary types.
+    /// Size of a fixed-size value; `None` for text and binary types (the
+    /// reader's table of sizes, so writer and reader cannot disagree).
     pub fn fixed_size(self) -> Option<usize> {
-        match self {
-            ColumnType::Bit | ColumnType::UnsignedByte => Some(1),
-            ColumnType::Short | ColumnType::UnsignedShort => Some(2),
-            ColumnType::Long | ColumnType::IeeeSingle | ColumnType::UnsignedLong => Some(4),
-            ColumnType::Currency
-            | ColumnType::IeeeDouble
-            | ColumnType::DateTime
-            | ColumnType::LongLong => Some(8),
-            ColumnType::Guid => Some(16),
-            ColumnType::Binary
-            | ColumnType::Text
-            | ColumnType::LongBinary
-            | ColumnType::LongText => None,
-        }
+        kairos_ese::ColumnType::from_u32(u32::from(self as u8)).fixed_size()
     }
 
     /// Long-value types: may be separated into the long-value tree.
