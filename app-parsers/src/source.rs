@@ -113,41 +113,25 @@ pub trait SourceExt: Source {
 
 impl<S: Source + ?Sized> SourceExt for S {}
 
-impl<S: Source + ?Sized> Source for &S {
-    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize> {
-        (**self).read_at(offset, buf)
-    }
-    fn len(&self) -> u64 {
-        (**self).len()
-    }
-    fn name(&self) -> &str {
-        (**self).name()
-    }
+/// Forwards `Source` through a pointer type, so `&S`, `Box<S>` and `Arc<S>`
+/// (including `Arc<dyn Source>`) are sources wherever `S` is.
+macro_rules! forward_source {
+    ($($ptr:ty),+) => {$(
+        impl<S: Source + ?Sized> Source for $ptr {
+            fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize> {
+                (**self).read_at(offset, buf)
+            }
+            fn len(&self) -> u64 {
+                (**self).len()
+            }
+            fn name(&self) -> &str {
+                (**self).name()
+            }
+        }
+    )+};
 }
 
-impl<S: Source + ?Sized> Source for Box<S> {
-    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize> {
-        (**self).read_at(offset, buf)
-    }
-    fn len(&self) -> u64 {
-        (**self).len()
-    }
-    fn name(&self) -> &str {
-        (**self).name()
-    }
-}
-
-impl<S: Source + ?Sized> Source for Arc<S> {
-    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize> {
-        (**self).read_at(offset, buf)
-    }
-    fn len(&self) -> u64 {
-        (**self).len()
-    }
-    fn name(&self) -> &str {
-        (**self).name()
-    }
-}
+forward_source!(&S, Box<S>, Arc<S>);
 
 /// Copies the part of `data` at `offset` into `buf`: the shared body of every
 /// in-memory `read_at`.

@@ -470,13 +470,7 @@ fn iam_pages<S: Source>(pages: &Pages<S>, first_iam: PageId) -> Vec<PageId> {
         else {
             break;
         };
-        out.extend(iam.single_pages.iter().copied());
-        for e in &iam.extents {
-            out.extend((0..8).map(|i| PageId {
-                file: e.file,
-                page: e.page.saturating_add(i),
-            }));
-        }
+        out.extend(iam.allocated_pages());
         next = iam.next;
     }
     out

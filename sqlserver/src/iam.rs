@@ -30,6 +30,19 @@ pub struct IamPage {
 }
 
 impl IamPage {
+    /// Every page this IAM page allocates: its mixed-extent pages, then the
+    /// eight pages of each uniform extent. Scans and the catalog walk the
+    /// chain with this so both see the same page set.
+    pub fn allocated_pages(&self) -> impl Iterator<Item = PageId> + '_ {
+        let uniform = self.extents.iter().flat_map(|e| {
+            (0..8).map(move |i| PageId {
+                file: e.file,
+                page: e.page.saturating_add(i),
+            })
+        });
+        self.single_pages.iter().copied().chain(uniform)
+    }
+
     /// Decodes an IAM page.
     pub fn parse(source_name: &str, page: &Page) -> Result<IamPage> {
         let corrupt = |field: &str, detail: &str| {

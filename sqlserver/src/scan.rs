@@ -207,13 +207,7 @@ impl<'a, S: Source> RowScan<'a, S> {
                 .and_then(|p| IamPage::parse(self.pages.name(), &p));
             match iam {
                 Ok(iam) => {
-                    out.extend(iam.single_pages.iter().copied());
-                    for e in &iam.extents {
-                        out.extend((0..8).map(|i| PageId {
-                            file: e.file,
-                            page: e.page.saturating_add(i),
-                        }));
-                    }
+                    out.extend(iam.allocated_pages());
                     next = iam.next;
                 }
                 Err(e) => {
