@@ -64,7 +64,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir_in(&work)?;
     let root = dir.path().join("store");
     Store::init(&root, StoreOptions::default())?;
-    let mut store = Store::open(&root)?;
+    let store = Store::open(&root)?;
     let t0 = 1_760_000_000_000_000_000i64;
     // base version, 8 MiB batches
     let start = Instant::now();

@@ -29,8 +29,8 @@ use std::borrow::Cow;
 use std::path::Path;
 
 use libmdbx::{
-    Database, DatabaseOptions, Mode, NoWriteMap, RO, RW, ReadWriteOptions, Table, TableFlags,
-    Transaction, TransactionKind, WriteFlags,
+    Database, DatabaseOptions, Mode, NoWriteMap, RO, RW, ReadWriteOptions, SyncMode, Table,
+    TableFlags, Transaction, TransactionKind, WriteFlags,
 };
 
 use crate::entry::Entry;
@@ -78,6 +78,10 @@ const TABLES: [&str; 11] = [
     "dicts",
 ];
 
+/// Unsynced index bytes at which a commit syncs the index itself (besides
+/// the store's periodic sync); bounds replay after a power cut.
+const SYNC_BYTES: u64 = 64 << 20;
+
 /// Opens (creating if `write`) the index in `dir`.
 pub fn open(dir: &Path, write: bool) -> IxResult<Db> {
     let mut opts = DatabaseOptions {
@@ -86,7 +90,11 @@ pub fn open(dir: &Path, write: bool) -> IxResult<Db> {
         ..DatabaseOptions::default()
     };
     if write {
+        // Commits do not sync: the packs are authoritative and fdatasynced
+        // first; SAFE_NOSYNC keeps the last synced state intact, so a power
+        // cut rolls the index back to it and replay on open redoes the rest.
         opts.mode = Mode::ReadWrite(ReadWriteOptions {
+            sync_mode: SyncMode::SafeNoSync,
             max_size: Some(1 << 40),
             growth_step: Some(4 << 20),
             ..ReadWriteOptions::default()
@@ -96,6 +104,7 @@ pub fn open(dir: &Path, write: bool) -> IxResult<Db> {
     }
     let db = Db::open_with_options(dir, opts).ctx("open")?;
     if write {
+        crate::mdbx_ffi::set_sync_bytes(&db, SYNC_BYTES).ctx("set sync threshold")?;
         let txn = db.begin_rw_txn().ctx("begin")?;
         for t in TABLES {
             txn.create_table(Some(t), TableFlags::empty())

@@ -5,7 +5,8 @@
 //! into whole-block versions: a partial-block write is merged with the
 //! block's current content (one chunk read), so the cost is proportional to
 //! the bytes written, never to the stream's size. [`Store::ingest`] returns
-//! only after the batch is durable (pack fsynced, index committed).
+//! only after the batch is durable (pack fsynced, index committed);
+//! concurrent calls share a batch (see `group`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -66,38 +67,47 @@ struct StreamState {
 
 impl Store {
     /// Ingests a batch of write events atomically and durably. Returns the
-    /// acknowledgement (with the batch's sequence number) once the pack is
-    /// fsynced and the index committed; on error nothing of the batch is kept.
-    pub fn ingest(&mut self, events: &[WriteEvent]) -> Result<Ack> {
-        let mut batch = self.begin()?;
-        let mut streams: HashMap<String, StreamState> = HashMap::new();
-        let mut overlay: HashMap<(u32, u64), Arc<Vec<u8>>> = HashMap::new();
-        let mut ops = Vec::new();
-        for ev in events {
-            if !streams.contains_key(&ev.stream) {
-                let row = batch.stream(&ev.stream)?;
-                let last = batch.last_instant(row.id)?;
-                let size = batch.size(row.id)?;
-                streams.insert(ev.stream.clone(), StreamState { row, last, size });
-            }
-            let st = streams
-                .get_mut(&ev.stream)
-                .unwrap_or_else(|| unreachable!("inserted above"));
-            if let Some(last) = st.last
-                && ev.timestamp_ns < last
-            {
-                return Err(StoreError::BackInTime {
-                    stream: ev.stream.clone(),
-                    at: format_ns(ev.timestamp_ns),
-                    last: format_ns(last),
-                });
-            }
-            st.last = Some(ev.timestamp_ns);
-            apply_event(&mut batch, st, &mut overlay, &mut ops, ev)?;
-        }
-        write_ops(&mut batch, &ops)?;
-        batch.commit()
+    /// acknowledgement once the events are durable (pack fdatasynced, index
+    /// committed); on error none of `events` is kept.
+    ///
+    /// Takes `&self`: threads sharing one store (several agents, the shim)
+    /// may call it at once, and calls that arrive while a batch is being
+    /// made durable are put into one batch with one fsync (group commit;
+    /// their acks then carry the same `seq`). Each call's events are applied
+    /// in one piece, in the order the calls were queued.
+    pub fn ingest(&self, events: &[WriteEvent]) -> Result<Ack> {
+        crate::group::ingest(self, events)
     }
+}
+
+/// Applies one ingest call's events to `batch` (not yet committed).
+pub(crate) fn apply_events(batch: &mut Batch<'_>, events: &[WriteEvent]) -> Result<()> {
+    let mut streams: HashMap<String, StreamState> = HashMap::new();
+    let mut overlay: HashMap<(u32, u64), Arc<Vec<u8>>> = HashMap::new();
+    let mut ops = Vec::new();
+    for ev in events {
+        if !streams.contains_key(&ev.stream) {
+            let row = batch.stream(&ev.stream)?;
+            let last = batch.last_instant(row.id)?;
+            let size = batch.size(row.id)?;
+            streams.insert(ev.stream.clone(), StreamState { row, last, size });
+        }
+        let st = streams
+            .get_mut(&ev.stream)
+            .unwrap_or_else(|| unreachable!("inserted above"));
+        if let Some(last) = st.last
+            && ev.timestamp_ns < last
+        {
+            return Err(StoreError::BackInTime {
+                stream: ev.stream.clone(),
+                at: format_ns(ev.timestamp_ns),
+                last: format_ns(last),
+            });
+        }
+        st.last = Some(ev.timestamp_ns);
+        apply_event(batch, st, &mut overlay, &mut ops, ev)?;
+    }
+    write_ops(batch, &ops)
 }
 
 fn block_content(

@@ -22,10 +22,14 @@
 //! # Durability
 //!
 //! A batch's chunk, entries and commit records are appended to the active
-//! pack and fdatasynced; then its index transaction commits; only then is
-//! the [`Ack`] returned. On open, committed batches found in the pack after
-//! the index's replay position are applied; bytes after the last commit
-//! record (an interrupted batch) are cut off with a log line.
+//! pack and fdatasynced — the one durable write, the acknowledgement point;
+//! then its index transaction commits without a sync (the index is synced in
+//! the background, and is rebuilt from the packs past its watermark on
+//! open); only then is the [`Ack`] returned. Concurrent [`Store::ingest`]
+//! calls share one batch and one fsync (group commit). On open, committed
+//! batches found in the packs after the index's replay position are
+//! applied; bytes after the last commit record (an interrupted batch) are
+//! cut off with a log line.
 //!
 //! # Concurrency (who may run at once)
 //!
@@ -49,8 +53,12 @@ pub mod catalog;
 pub mod chunk;
 pub mod entry;
 pub mod error;
+#[doc(hidden)]
+pub mod fault;
+mod group;
 pub mod index;
 pub mod ingest;
+mod mdbx_ffi;
 pub mod pack;
 pub mod replay;
 pub mod retention;

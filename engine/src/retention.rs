@@ -153,7 +153,9 @@ impl Store {
         let writer = self
             .writer
             .as_mut()
-            .ok_or_else(|| StoreError::Invalid("store was opened read-only".into()))?;
+            .ok_or_else(|| StoreError::Invalid("store was opened read-only".into()))?
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(w) = writer.active.take() {
             w.seal()?;
         }
@@ -282,6 +284,8 @@ impl Store {
         }
         txn.commit()
             .map_err(|e| inner.ix(IxError::Mdbx("commit", e)))?;
+        // The old packs go only once the index pointing past them is durable.
+        inner.sync_index()?;
         for id in &rewritten {
             let p = inner.pack_path(*id);
             std::fs::remove_file(&p).map_err(StoreError::io(&p, "delete rewritten pack"))?;

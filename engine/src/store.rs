@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use rayon::prelude::*;
 
@@ -13,6 +13,7 @@ use crate::cache::ChunkCache;
 use crate::chunk::{self, Dicts};
 use crate::entry::Entry;
 use crate::error::{Result, StoreError};
+use crate::fault;
 use crate::index::{self, Db, IxError, Loc, RwTxn, StreamRow, Tables};
 use crate::pack::{self, PackWriter, RecordKind};
 use crate::{Hash, ZERO_HASH};
@@ -261,6 +262,17 @@ impl Inner {
             .get(no)
     }
 
+    /// Makes every committed index transaction durable. Batch commits do
+    /// not sync the index (the packs are; see [`Batch::commit`]); this is
+    /// called where the index must not fall back behind the packs on a
+    /// power cut: before gc deletes packs, after a pack is sealed.
+    pub fn sync_index(&self) -> Result<()> {
+        self.db
+            .sync(true)
+            .map(|_| ())
+            .map_err(|e| self.ix(IxError::Mdbx("sync", e)))
+    }
+
     /// Loads every dictionary the index knows into memory.
     pub fn load_dicts(&self) -> Result<()> {
         let txn = self
@@ -339,7 +351,63 @@ pub(crate) struct Writer {
 #[derive(Debug)]
 pub struct Store {
     pub(crate) inner: Arc<Inner>,
-    pub(crate) writer: Option<Writer>,
+    /// The writer state; locked only by the group-commit leader (methods
+    /// taking `&mut self` reach it without locking).
+    pub(crate) writer: Option<Mutex<Writer>>,
+    /// Concurrent [`Store::ingest`] calls waiting to share a batch.
+    pub(crate) group: crate::group::Group,
+    /// Syncs the index in the background (writers only).
+    _syncer: Option<IndexSyncer>,
+}
+
+/// How often the index is made durable in the background: batch commits
+/// do not sync it (see [`Batch::commit`]), this bounds how many batches a
+/// power cut makes replay redo from the packs.
+const INDEX_SYNC_PERIOD: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// A thread that syncs the index every [`INDEX_SYNC_PERIOD`] until dropped.
+#[derive(Debug)]
+struct IndexSyncer {
+    stop: Arc<(Mutex<bool>, std::sync::Condvar)>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl IndexSyncer {
+    fn start(inner: Arc<Inner>) -> Result<Self> {
+        let stop = Arc::new((Mutex::new(false), std::sync::Condvar::new()));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("kairos-index-sync".into())
+            .spawn(move || {
+                let (lock, cv) = &*flag;
+                let mut stopped = lock.lock().unwrap_or_else(PoisonError::into_inner);
+                while !*stopped {
+                    stopped = cv
+                        .wait_timeout(stopped, INDEX_SYNC_PERIOD)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0;
+                    if let Err(e) = inner.sync_index() {
+                        tracing::warn!("background index sync failed: {e}");
+                    }
+                }
+            })
+            .map_err(StoreError::io("kairos-index-sync", "start thread"))?;
+        Ok(IndexSyncer {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for IndexSyncer {
+    fn drop(&mut self) {
+        let (lock, cv) = &*self.stop;
+        *lock.lock().unwrap_or_else(PoisonError::into_inner) = true;
+        cv.notify_all();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 /// What a committed batch did. Returned only once the batch is durable:
@@ -482,9 +550,12 @@ impl Store {
         };
         crate::replay::recover(&inner, &mut writer)?;
         inner.load_dicts()?;
+        let inner = Arc::new(inner);
         Ok(Store {
-            inner: Arc::new(inner),
-            writer: Some(writer),
+            _syncer: Some(IndexSyncer::start(inner.clone())?),
+            inner,
+            writer: Some(Mutex::new(writer)),
+            group: crate::group::Group::default(),
         })
     }
 
@@ -496,6 +567,8 @@ impl Store {
         Ok(Store {
             inner: Arc::new(inner),
             writer: None,
+            group: crate::group::Group::default(),
+            _syncer: None,
         })
     }
 
@@ -512,46 +585,13 @@ impl Store {
     /// Starts a batch. Everything added to it becomes durable and visible
     /// atomically at [`Batch::commit`]; dropping it uncommitted discards it.
     pub fn begin(&mut self) -> Result<Batch<'_>> {
-        let inner: &Inner = &self.inner;
         let writer = self
             .writer
             .as_mut()
-            .ok_or_else(|| StoreError::Invalid("store was opened read-only".into()))?;
-        if writer.broken {
-            return Err(StoreError::Invalid(
-                "an earlier batch could not be rolled back; reopen the store".into(),
-            ));
-        }
-        if writer.active.is_none() {
-            writer.active = Some(PackWriter::create(&inner.packs_dir(), writer.next_pack)?);
-            writer.next_pack += 1;
-        }
-        let start = writer.active.as_ref().map_or(0, PackWriter::len);
-        let txn = inner
-            .db
-            .begin_rw_txn()
-            .map_err(|e| inner.ix(IxError::Mdbx("begin", e)))?;
-        let seq = {
-            let t = Tables::open(&txn).map_err(|e| inner.ix(e))?;
-            index::meta_u64(&txn, &t, "next_seq")
-                .map_err(|e| inner.ix(e))?
-                .unwrap_or(1)
-        };
-        Ok(Batch {
-            inner,
-            writer,
-            txn: Some(txn),
-            seq,
-            start,
-            entries: Vec::new(),
-            entry_count: 0,
-            new_dicts: Vec::new(),
-            ack: Ack {
-                seq,
-                ..Ack::default()
-            },
-            done: false,
-        })
+            .ok_or_else(|| StoreError::Invalid("store was opened read-only".into()))?
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
+        Batch::start(&self.inner, writer)
     }
 
     /// Runs `f` with a read transaction and the table handles.
@@ -602,6 +642,50 @@ impl std::fmt::Debug for Batch<'_> {
 pub type BlockIn<'a> = (u64, Hash, &'a [u8]);
 
 impl<'s> Batch<'s> {
+    /// Starts a batch on the writer state (see [`Store::begin`]).
+    pub(crate) fn start(inner: &'s Inner, writer: &'s mut Writer) -> Result<Batch<'s>> {
+        if writer.broken {
+            return Err(StoreError::Invalid(
+                "an earlier batch could not be rolled back; reopen the store".into(),
+            ));
+        }
+        if writer.active.is_none() {
+            writer.active = Some(PackWriter::create(&inner.packs_dir(), writer.next_pack)?);
+            writer.next_pack += 1;
+        }
+        let start = writer.active.as_ref().map_or(0, PackWriter::len);
+        let txn = inner
+            .db
+            .begin_rw_txn()
+            .map_err(|e| inner.ix(IxError::Mdbx("begin", e)))?;
+        let seq = {
+            let t = Tables::open(&txn).map_err(|e| inner.ix(e))?;
+            index::meta_u64(&txn, &t, "next_seq")
+                .map_err(|e| inner.ix(e))?
+                .unwrap_or(1)
+        };
+        Ok(Batch {
+            inner,
+            writer,
+            txn: Some(txn),
+            seq,
+            start,
+            entries: Vec::new(),
+            entry_count: 0,
+            new_dicts: Vec::new(),
+            ack: Ack {
+                seq,
+                ..Ack::default()
+            },
+            done: false,
+        })
+    }
+
+    /// What the batch has recorded so far (its sequence number and counts).
+    pub(crate) fn ack_so_far(&self) -> Ack {
+        self.ack
+    }
+
     fn txn(&self) -> &RwTxn<'s> {
         // Only `commit` takes the transaction, and it consumes the batch.
         self.txn
@@ -857,9 +941,14 @@ impl<'s> Batch<'s> {
         self.push(&Entry::Instant { stream, ts })
     }
 
-    /// Makes the batch durable, in this order: entries and commit record
-    /// appended, pack fdatasynced, index transaction committed. Only then
-    /// is the [`Ack`] returned.
+    /// Makes the batch durable and visible, in this order: entries and
+    /// commit record appended, pack fdatasynced — the one durable write,
+    /// the acknowledgement point — then the index transaction committed
+    /// without a sync of its own (the packs are authoritative; on open,
+    /// batches past the index's replay position are replayed from them).
+    /// Only then is the [`Ack`] returned. When the active pack is sealed,
+    /// the index is synced too, so replay after a power cut never reads more
+    /// than about one pack.
     pub fn commit(mut self) -> Result<Ack> {
         self.flush_entries()?;
         let mut commit = Vec::with_capacity(24);
@@ -868,6 +957,7 @@ impl<'s> Batch<'s> {
         commit.extend_from_slice(&self.entry_count.to_le_bytes());
         self.active().append(RecordKind::Commit, &[&commit])?;
         self.active().sync()?;
+        fault::hit(fault::Point::AfterPackSync);
         let (pack_id, end) = (self.active().id(), self.active().len());
         let seq = self.seq;
         self.with(|txn, t| {
@@ -881,10 +971,12 @@ impl<'s> Batch<'s> {
         txn.commit()
             .map_err(|e| self.inner.ix(IxError::Mdbx("commit", e)))?;
         self.done = true;
+        fault::hit(fault::Point::AfterIndexCommit);
         if end >= self.inner.opts.pack_target
             && let Some(w) = self.writer.active.take()
         {
             w.seal()?;
+            self.inner.sync_index()?;
         }
         Ok(self.ack)
     }

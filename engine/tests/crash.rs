@@ -4,6 +4,12 @@
 //! a torn tail), `verify` is clean, and every acknowledged batch's instant
 //! reads back exactly as a reference model says.
 //!
+//! Every third round the kill is not random: the child arms a fault point
+//! and aborts inside its next commit, either right after the pack fsync
+//! (the batch is durable but the index does not have it) or right after
+//! the unsynced index commit (before the ack). Either way that batch must
+//! be there after reopen, replayed from the pack when the index lacks it.
+//!
 //! The child is this same test binary, re-run with `KAIROS_CRASH_CHILD`
 //! set, executing `crash_child`.
 
@@ -15,7 +21,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::Model;
-use kairos_engine::{Change, Store, StoreOptions, WriteEvent};
+use kairos_engine::{Change, Store, StoreOptions, WriteEvent, fault};
 use kairos_parsers::{Source, SourceExt};
 use rand::{Rng, SeedableRng};
 
@@ -75,12 +81,28 @@ fn pack_bytes(root: &Path) -> u64 {
 fn crash_child() {
     let dir = std::env::var("KAIROS_CRASH_CHILD")
         .expect("crash_child runs only as the child of sigkill_at_random_points");
-    let mut store = Store::open(Path::new(&dir)).expect("child open");
+    let store = Store::open(Path::new(&dir)).expect("child open");
     let mut i = batches_in(&store);
+    // "pack:N" / "index:N": abort inside the commit after N acknowledged batches.
+    let fault = std::env::var("KAIROS_CRASH_FAULT").ok().and_then(|f| {
+        let (point, n) = f.split_once(':')?;
+        let point = match point {
+            "pack" => fault::Point::AfterPackSync,
+            _ => fault::Point::AfterIndexCommit,
+        };
+        Some((point, n.parse::<u64>().ok()?))
+    });
+    let mut acks = 0;
     loop {
+        if let Some((point, n)) = fault
+            && acks == n
+        {
+            fault::arm(point);
+        }
         let ack = store.ingest(&batch(i)).expect("child ingest");
         println!("ACK {i} {}", ack.seq);
         i += 1;
+        acks += 1;
     }
 }
 
@@ -100,22 +122,31 @@ fn sigkill_at_random_points() {
     let mut rng = rand::rngs::StdRng::seed_from_u64(2026);
     let mut acked: Vec<u64> = Vec::new();
     let mut inside = 0;
+    let mut faults = 0;
+    let mut present_before = 0;
     for round in 0..50 {
-        let mut child = Command::new(&exe)
-            .args([
-                "crash_child",
-                "--exact",
-                "--ignored",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env("KAIROS_CRASH_CHILD", &root)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn child");
-        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
         let want = rng.random_range(1..4);
+        let fault = match round % 6 {
+            2 => Some("pack"),
+            5 => Some("index"),
+            _ => None,
+        };
+        let mut cmd = Command::new(&exe);
+        cmd.args([
+            "crash_child",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("KAIROS_CRASH_CHILD", &root)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+        if let Some(point) = fault {
+            cmd.env("KAIROS_CRASH_FAULT", format!("{point}:{want}"));
+        }
+        let mut child = cmd.spawn().expect("spawn child");
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
         let mut got = 0;
         let mut last_ack = Instant::now();
         let mut interval = Duration::from_millis(2);
@@ -137,10 +168,16 @@ fn sigkill_at_random_points() {
                 _ => break,
             }
         }
-        // Land the kill at a random point of the next batch.
-        let us = interval.as_micros().clamp(1, 20_000) as u64;
-        std::thread::sleep(Duration::from_micros(rng.random_range(0..us)));
-        child.kill().expect("SIGKILL");
+        if fault.is_some() {
+            // The child aborts by itself inside the commit of its next batch.
+            let status = child.wait().expect("reap");
+            assert!(!status.success(), "round {round}: the fault did not fire");
+        } else {
+            // Land the kill at a random point of the next batch.
+            let us = interval.as_micros().clamp(1, 20_000) as u64;
+            std::thread::sleep(Duration::from_micros(rng.random_range(0..us)));
+            child.kill().expect("SIGKILL");
+        }
         // Acks printed before the kill count too.
         for l in lines.map_while(Result::ok) {
             if let Some(i) = l
@@ -171,7 +208,18 @@ fn sigkill_at_random_points() {
             present >= acked_max,
             "after kill {round}: acknowledged batch lost"
         );
+        if let Some(point) = fault {
+            // The aborted batch was durable in its pack: it is back.
+            assert_eq!(
+                present,
+                present_before + want + 1,
+                "after the {point} fault of round {round}: the durable, unacknowledged batch"
+            );
+            faults += 1;
+        }
+        present_before = present;
     }
+    assert_eq!(faults, 16);
     assert!(
         inside >= 5,
         "only {inside} of 50 kills landed inside a batch"

@@ -271,7 +271,7 @@ impl Server {
     /// Ingests the events of `agent` newer than its durable sequence, with
     /// the new sequence in the same batch. Returns the durable sequence.
     pub fn ingest(&self, agent: &str, events: &[(u64, WriteEvent)]) -> Result<u64> {
-        let mut store = self.store.lock().unwrap_or_else(PoisonError::into_inner);
+        let store = self.store.lock().unwrap_or_else(PoisonError::into_inner);
         let mut durable = self.durable.lock().unwrap_or_else(PoisonError::into_inner);
         let known = match durable.get(agent) {
             Some(&d) => d,
