@@ -72,14 +72,18 @@ fn dump_tsv_equals_oracle_for_plain_table() {
     let f = sample("dfirmuseum_srum-w11-clean_SRUDB.dat");
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("idmap.tsv");
-    let (code, _, err) = run(&[
-        "ese",
-        "dump",
-        path_str(&f),
-        "SruDbIdMapTable",
-        "-o",
-        path_str(&out),
-    ]);
+    let dump = |extra: &[&str]| {
+        let base = [
+            "ese",
+            "dump",
+            path_str(&f),
+            "SruDbIdMapTable",
+            "-o",
+            path_str(&out),
+        ];
+        run(&[&base[..], extra].concat())
+    };
+    let (code, _, err) = dump(&[]);
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("SruDbIdMapTable: 1044 records"), "{err}");
     let ours = std::fs::read_to_string(&out).expect("output");
@@ -89,28 +93,13 @@ fn dump_tsv_equals_oracle_for_plain_table() {
     .expect("oracle");
     assert_eq!(ours, theirs);
     // no silent overwrite
-    let (code, _, err) = run(&[
-        "ese",
-        "dump",
-        path_str(&f),
-        "SruDbIdMapTable",
-        "-o",
-        path_str(&out),
-    ]);
+    let (code, _, err) = dump(&[]);
     assert_eq!(code, 1);
     assert!(
         err.starts_with("kairos: ") && err.contains("--force"),
         "{err}"
     );
-    let (code, _, err) = run(&[
-        "ese",
-        "dump",
-        path_str(&f),
-        "SruDbIdMapTable",
-        "-o",
-        path_str(&out),
-        "--force",
-    ]);
+    let (code, _, err) = dump(&["--force"]);
     assert_eq!(code, 0, "{err}");
 }
 
