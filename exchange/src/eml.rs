@@ -53,6 +53,8 @@ enum Part<'a> {
 enum Body<'a> {
     Base64(std::borrow::Cow<'a, [u8]>),
     Message(&'a Message),
+    /// A message in its Internet form, written as is.
+    Raw(&'a [u8]),
 }
 
 /// RFC 2047 encoded words for non-ASCII text (or text with control
@@ -362,6 +364,10 @@ impl EmlWriter {
                 headers.push(("Content-Type".into(), "message/rfc822".into()));
                 Body::Message(m)
             }
+            AttachmentContent::Rfc822(raw) => {
+                headers.push(("Content-Type".into(), "message/rfc822".into()));
+                Body::Raw(raw)
+            }
             AttachmentContent::Reference(_) | AttachmentContent::Unreadable(_) => return None,
         };
         let disposition = if inline { "inline" } else { "attachment" };
@@ -438,8 +444,14 @@ impl EmlWriter {
         match part {
             Part::Leaf { headers: own, body } => {
                 headers.extend(own.iter().cloned());
-                if let Body::Base64(_) = body {
-                    headers.push(("Content-Transfer-Encoding".into(), "base64".into()));
+                match body {
+                    Body::Base64(_) => {
+                        headers.push(("Content-Transfer-Encoding".into(), "base64".into()));
+                    }
+                    Body::Raw(raw) if !raw.is_ascii() => {
+                        headers.push(("Content-Transfer-Encoding".into(), "8bit".into()));
+                    }
+                    _ => {}
                 }
                 write_headers(&headers, out)?;
                 match body {
@@ -448,6 +460,13 @@ impl EmlWriter {
                         Ok(())
                     }
                     Body::Message(m) => self.message(m, out),
+                    Body::Raw(raw) => {
+                        out.extend_from_slice(raw);
+                        if !raw.ends_with(b"\n") {
+                            out.extend_from_slice(b"\r\n");
+                        }
+                        Ok(())
+                    }
                 }
             }
             Part::Multi { subtype, parts } => {

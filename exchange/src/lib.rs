@@ -26,12 +26,14 @@
 //! Format notes: `../shared/docs/formats/pst.md` (PST/OST) and
 //! `exchange-store.md` (the MAPI message model).
 
+pub mod edb;
 pub mod eml;
 pub mod model;
 pub mod pst;
 pub mod rtf;
 pub mod tree;
 
+pub use edb::EdbStore;
 pub use model::{MailStore, Message};
 pub use pst::PstStore;
 pub use tree::MailboxTree;
@@ -41,15 +43,14 @@ use std::sync::Arc;
 use kairos_parsers::{Error, ItemTree, Location, Result, Sniffed, Source};
 
 /// Opens any mail source as an item tree, choosing the reader from the
-/// file's signature: PST/OST/PAB through libpff; Exchange EDB is refused as
-/// not supported yet; anything else is an error naming the source.
+/// file's signature: PST/OST/PAB through libpff; an ESE database whose
+/// catalog has the Exchange mailbox tables (`Folder_N` ...) through
+/// [`edb::EdbStore`] (any other ESE database is refused with a pointer to
+/// `kairos ese tables`); anything else is an error naming the source.
 pub fn open_tree(source: Arc<dyn Source>) -> Result<Box<dyn ItemTree + Send>> {
     match kairos_parsers::sniff(&source)? {
         Sniffed::Pst { .. } => Ok(Box::new(MailboxTree::new(PstStore::open(source)?))),
-        Sniffed::Ese { .. } => Err(Error::Unsupported {
-            source_name: source.name().to_owned(),
-            feature: "Exchange EDB mailboxes".into(),
-        }),
+        Sniffed::Ese { .. } => Ok(Box::new(MailboxTree::new(EdbStore::open(source)?))),
         other => Err(Error::corrupt(
             source.name(),
             Location::Offset(0),

@@ -123,6 +123,9 @@ pub enum AttachmentContent {
     Data(Vec<u8>),
     /// An embedded message (ATTACH_EMBEDDED_MSG).
     Message(Box<Message>),
+    /// An embedded message kept in its RFC 5322 form (as an Exchange
+    /// database may store it): exported byte for byte as message/rfc822.
+    Rfc822(Vec<u8>),
     /// A link to a file outside the store (ATTACH_BY_REFERENCE...): the path.
     Reference(String),
     /// The content could not be read; the reason, naming file and place.

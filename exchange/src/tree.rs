@@ -309,6 +309,13 @@ impl<S: MailStore> MailboxTree<S> {
                 vec![ExportKind::Eml],
                 status.clone(),
             ),
+            AttachmentContent::Rfc822(d) => (
+                "embedded message",
+                Some(d.len()),
+                false,
+                vec![ExportKind::Eml, ExportKind::Original],
+                status.clone(),
+            ),
             AttachmentContent::Reference(_) => ("reference", None, false, vec![], status.clone()),
             AttachmentContent::Unreadable(why) => (
                 "unreadable",
@@ -448,7 +455,8 @@ impl<S: MailStore> ItemTree for MailboxTree<S> {
             (Node::Attachment(m, chain), _) => {
                 let att = attachment_at(m, chain).ok_or_else(|| self.not_found(path))?;
                 match (&att.content, kind) {
-                    (AttachmentContent::Data(d), ExportKind::Original) => {
+                    (AttachmentContent::Data(d), ExportKind::Original)
+                    | (AttachmentContent::Rfc822(d), ExportKind::Eml | ExportKind::Original) => {
                         out.write_all(d).map_err(io)
                     }
                     (AttachmentContent::Message(inner), ExportKind::Eml) => {
