@@ -52,11 +52,16 @@ fn message_present_at_t1_gone_at_t2_and_listing_is_lazy() {
         .capture_file(&scratch, "exchange/mailboxes.edb", Some(T2), &|_, _| {})
         .expect("capture T2");
 
-    let path = folder_path(&mb.owner.name, &inbox.path)
-        .child(&message_segment(&msg.subject, &message_key(mb.number, msg.document_id)));
+    let path = folder_path(&mb.owner.name, &inbox.path).child(&message_segment(
+        &msg.subject,
+        &message_key(mb.number, msg.document_id),
+    ));
     let open = |at: i64| {
-        let view: Arc<dyn Source> =
-            Arc::new(store.view("exchange/mailboxes.edb", Some(at)).expect("view"));
+        let view: Arc<dyn Source> = Arc::new(
+            store
+                .view("exchange/mailboxes.edb", Some(at))
+                .expect("view"),
+        );
         kairos_exchange::open_tree(view).expect("open tree")
     };
     let mut eml = Vec::new();
@@ -72,14 +77,20 @@ fn message_present_at_t1_gone_at_t2_and_listing_is_lazy() {
         .expect_err("message is gone at T2");
     assert!(err.to_string().contains("not found"), "{err}");
     // The rest of the inbox is still there at T2.
-    let left = open(T2).children(&folder_path(&mb.owner.name, &inbox.path)).expect("inbox at T2");
+    let left = open(T2)
+        .children(&folder_path(&mb.owner.name, &inbox.path))
+        .expect("inbox at T2");
     assert_eq!(
-        left.iter().filter(|i| i.kind == kairos_parsers::ItemKind::Message).count(),
+        left.iter()
+            .filter(|i| i.kind == kairos_parsers::ItemKind::Message)
+            .count(),
         inbox.messages.len() - 1
     );
 
     // Lazy listing through a page counter.
-    let view = store.view("exchange/mailboxes.edb", Some(T1)).expect("view");
+    let view = store
+        .view("exchange/mailboxes.edb", Some(T1))
+        .expect("view");
     let counting = Arc::new(CountingSource::new(view, opts.page_size));
     let src: Arc<dyn Source> = counting.clone();
     let tree = MailboxTree::new(EdbStore::open(src).expect("open"));
@@ -91,7 +102,10 @@ fn message_present_at_t1_gone_at_t2_and_listing_is_lazy() {
     }
     let read = counting.pages_read();
     let total = counting.total_pages();
-    assert!(total > 400, "the file should be big enough to measure: {total} pages");
+    assert!(
+        total > 400,
+        "the file should be big enough to measure: {total} pages"
+    );
     assert!(
         read * 100 <= total * 3,
         "listing read {read} of {total} pages (more than 3%)"
