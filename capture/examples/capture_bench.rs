@@ -60,7 +60,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 /// (pack fsync + index commit), on a store of its own.
 fn ingest_latency() {
     let dir = tempfile::tempdir().unwrap();
-    let mut store = new_store(&dir.path().join("store"));
+    let store = new_store(&dir.path().join("store"));
     let mut ms = Vec::new();
     for i in 0..300u64 {
         let mut data = vec![0x5au8; 4096];
@@ -127,7 +127,9 @@ fn rpo() {
     );
 }
 
-fn write_file(path: &std::path::Path, total: usize, size: usize) -> Duration {
+/// Writes `total` bytes in `size`-byte writes, then fsyncs; returns the
+/// whole time and the fsync's share of it.
+fn write_file(path: &std::path::Path, total: usize, size: usize) -> (Duration, Duration) {
     let buf = vec![0xa5u8; size];
     let start = Instant::now();
     let mut f = OpenOptions::new()
@@ -142,57 +144,130 @@ fn write_file(path: &std::path::Path, total: usize, size: usize) -> Duration {
         b[..8].copy_from_slice(&(i as u64).to_le_bytes());
         f.write_all(&b).unwrap();
     }
+    let synced = Instant::now();
     f.sync_all().unwrap();
-    start.elapsed()
+    (start.elapsed(), synced.elapsed())
+}
+
+/// The engine alone: the events the shim makes of `total` bytes in
+/// `size`-byte writes (same contents as [`write_file`]), ingested in
+/// batches of the store sink's size; returns the seconds it took.
+fn engine_alone(total: usize, size: usize) -> f64 {
+    let dir = tempfile::tempdir().unwrap();
+    let store = new_store(&dir.path().join("store"));
+    let buf = vec![0xa5u8; size];
+    let ts = now_ns();
+    let events: Vec<_> = (0..total / size)
+        .map(|i| {
+            let mut b = buf.clone();
+            b[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            kairos_capture::store_sink::to_engine(WriteEvent::write("f", ts, (i * size) as u64, b))
+        })
+        .collect();
+    let per_batch = (kairos_capture::store_sink::BATCH_BYTES / size).max(1);
+    let start = Instant::now();
+    for batch in events.chunks(per_batch) {
+        store.ingest(batch).unwrap();
+    }
+    start.elapsed().as_secs_f64()
+}
+
+/// A sink that drops every event: what the FUSE path alone costs.
+#[derive(Default)]
+struct Discard(std::sync::atomic::AtomicU64);
+
+impl EventSink for Discard {
+    fn submit(&self, _event: WriteEvent) -> kairos_capture::Result<u64> {
+        Ok(self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1)
+    }
+
+    fn sync(&self) -> kairos_capture::Result<()> {
+        Ok(())
+    }
 }
 
 fn shim_ratio() {
     let dir = tempfile::tempdir().unwrap();
     let plain = dir.path().join("plain");
-    let src = dir.path().join("src");
-    let mnt = dir.path().join("mnt");
-    for d in [&plain, &src, &mnt] {
-        std::fs::create_dir_all(d).unwrap();
+    std::fs::create_dir_all(&plain).unwrap();
+    // The shim into a store (capture beside the store) and into a spool
+    // journal (the agent's configuration).
+    let store = || -> Arc<dyn EventSink> {
+        Arc::new(StoreSink::new(new_store(
+            &tempfile::tempdir_in(&dir).unwrap().keep(),
+        )))
+    };
+    let spool = || -> Arc<dyn EventSink> {
+        Arc::new(JournalSink::new(
+            Journal::open(&tempfile::tempdir_in(&dir).unwrap().keep()).unwrap(),
+        ))
+    };
+    let discard: Arc<dyn EventSink> = Arc::new(Discard::default());
+    let mut sessions = Vec::new();
+    let mut targets = vec![("plain", plain)];
+    for (name, sink, writeback) in [
+        ("shim into a store", store(), false),
+        ("shim into a spool", spool(), false),
+        ("shim, events discarded", discard, false),
+        ("shim into a store, writeback cache", store(), true),
+        ("shim into a spool, writeback cache", spool(), true),
+    ] {
+        let src = dir.path().join(format!("src-{}", sessions.len()));
+        let mnt = dir.path().join(format!("mnt-{}", sessions.len()));
+        std::fs::create_dir_all(&src).unwrap();
+        std::fs::create_dir_all(&mnt).unwrap();
+        let shim = Shim::new(&src, None, sink)
+            .unwrap()
+            .writeback_cache(writeback);
+        sessions.push(shim::spawn(shim, &mnt).unwrap());
+        targets.push((name, mnt));
     }
-    let sink: Arc<dyn EventSink> = Arc::new(StoreSink::new(new_store(&dir.path().join("store"))));
-    let session = shim::spawn(Shim::new(&src, None, sink).unwrap(), &mnt).unwrap();
-    // The agent's configuration: the shim into a spool journal.
-    let (src2, mnt2) = (dir.path().join("src2"), dir.path().join("mnt2"));
-    std::fs::create_dir_all(&src2).unwrap();
-    std::fs::create_dir_all(&mnt2).unwrap();
-    let spool: Arc<dyn EventSink> = Arc::new(JournalSink::new(
-        Journal::open(&dir.path().join("spool")).unwrap(),
-    ));
-    let session2 = shim::spawn(Shim::new(&src2, None, spool).unwrap(), &mnt2).unwrap();
     std::thread::sleep(Duration::from_millis(200));
     let total = 128 << 20;
+    let rounds = 5;
     let median = |mut v: Vec<f64>| {
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
+    let mib = (total >> 20) as f64;
     for size in [8 << 10, 128 << 10, 1 << 20] {
         // Interleaved rounds, median of each: the disk is shared and noisy.
-        let (mut plain_s, mut shim_s, mut spool_s) = (Vec::new(), Vec::new(), Vec::new());
-        for _ in 0..5 {
-            plain_s.push(write_file(&plain.join("f"), total, size).as_secs_f64());
-            shim_s.push(write_file(&mnt.join("f"), total, size).as_secs_f64());
-            spool_s.push(write_file(&mnt2.join("f"), total, size).as_secs_f64());
+        let mut times = vec![(Vec::new(), Vec::new()); targets.len()];
+        for _ in 0..rounds {
+            for ((_, d), (whole, sync)) in targets.iter().zip(times.iter_mut()) {
+                let (w, s) = write_file(&d.join("f"), total, size);
+                whole.push(w.as_secs_f64());
+                sync.push(s.as_secs_f64());
+            }
         }
-        let (p, s, j) = (median(plain_s), median(shim_s), median(spool_s));
-        let mib = (total >> 20) as f64;
+        let medians: Vec<(f64, f64)> = times
+            .into_iter()
+            .map(|(w, s)| (median(w), median(s)))
+            .collect();
+        let plain_s = medians[0].0;
+        let engine_s = engine_alone(total, size);
+        let line: Vec<String> = targets
+            .iter()
+            .zip(&medians)
+            .map(|((name, _), (w, s))| {
+                format!(
+                    "{name} {:.0} MiB/s = {:.0}% (fsync {:.0} ms)",
+                    mib / w,
+                    100.0 * plain_s / w,
+                    s * 1e3
+                )
+            })
+            .collect();
         println!(
-            "shim: {} MiB in {} KiB writes + fsync (median of 5): plain {:.0} MiB/s; shim into a store {:.0} MiB/s = {:.0}%; shim into a spool journal {:.0} MiB/s = {:.0}%",
+            "shim: {} MiB in {} KiB writes + fsync, median of {rounds}: {}; engine alone (ingest of the same events) {:.0} MiB/s = {:.0}%",
             total >> 20,
             size >> 10,
-            mib / p,
-            mib / s,
-            100.0 * p / s,
-            mib / j,
-            100.0 * p / j
+            line.join("; "),
+            mib / engine_s,
+            100.0 * plain_s / engine_s
         );
     }
-    drop(session);
-    drop(session2);
+    drop(sessions);
 }
 
 fn agents() {

@@ -134,6 +134,7 @@ pub struct Shim {
     inodes: Inodes,
     handles: HashMap<u64, Handle>,
     next_fh: u64,
+    writeback_cache: bool,
 }
 
 impl std::fmt::Debug for Shim {
@@ -225,7 +226,25 @@ impl Shim {
             inodes: Inodes::new(),
             handles: HashMap::new(),
             next_fh: 1,
+            writeback_cache: false,
         })
+    }
+
+    /// Opts in to the kernel's writeback cache (`FUSE_WRITEBACK_CACHE`):
+    /// the kernel keeps the application's writes in its page cache and
+    /// sends them to the shim in large requests when it writes them back
+    /// (background writeback, close, fsync), instead of one request per
+    /// `write` call. Small writes get several times faster; what the
+    /// capture records changes (see "Writeback cache" in
+    /// `docs/ARCHITECTURE.md`): each fsync and close is still exact, but an
+    /// instant between them shows what the kernel had written back by then,
+    /// which may lag the application's writes (up to the kernel's dirty
+    /// expiry, 30 s by default) and hold them in another order — a state a
+    /// crash of a local disk at that instant could have left.
+    #[must_use]
+    pub fn writeback_cache(mut self, on: bool) -> Self {
+        self.writeback_cache = on;
+        self
     }
 
     /// Records the full contents of every regular file already under the
@@ -393,8 +412,14 @@ impl Shim {
         flags & !(libc::O_APPEND | libc::O_CREAT | libc::O_EXCL | libc::O_TRUNC | libc::O_ACCMODE)
     }
 
-    fn open_real(path: &Path, flags: i32, create: Option<u32>) -> io::Result<File> {
-        let acc = flags & libc::O_ACCMODE;
+    /// Opens the real file as the application asked. With the writeback
+    /// cache, the kernel reads the rest of a partly written page through
+    /// any handle, so write-only handles are opened for reading too.
+    fn open_real(&self, path: &Path, flags: i32, create: Option<u32>) -> io::Result<File> {
+        let mut acc = flags & libc::O_ACCMODE;
+        if self.writeback_cache && acc == libc::O_WRONLY {
+            acc = libc::O_RDWR;
+        }
         let mut o = OpenOptions::new();
         o.read(acc == libc::O_RDONLY || acc == libc::O_RDWR)
             .write(acc == libc::O_WRONLY || acc == libc::O_RDWR)
@@ -418,6 +443,13 @@ impl Filesystem for Shim {
     fn init(&mut self, _req: &Request<'_>, config: &mut KernelConfig) -> Result<(), libc::c_int> {
         // Larger writes mean fewer requests and fewer events.
         let _ = config.set_max_write(1 << 20);
+        if self.writeback_cache
+            && let Err(missing) = config.add_capabilities(fuser::consts::FUSE_WRITEBACK_CACHE)
+        {
+            tracing::warn!(
+                "shim: the kernel does not offer the writeback cache (capabilities {missing:#x} missing); every write is a request"
+            );
+        }
         Ok(())
     }
 
@@ -536,7 +568,7 @@ impl Filesystem for Shim {
         let Some(rel) = self.child(parent, name) else {
             return reply.error(libc::ENOENT);
         };
-        let made = Self::open_real(
+        let made = self.open_real(
             &self.real(&rel),
             libc::O_WRONLY | libc::O_EXCL,
             Some(mode & !umask & 0o7777),
@@ -690,7 +722,7 @@ impl Filesystem for Shim {
         let Some(rel) = self.inodes.path(ino).cloned() else {
             return reply.error(libc::ENOENT);
         };
-        match Self::open_real(&self.real(&rel), flags, None) {
+        match self.open_real(&self.real(&rel), flags, None) {
             Ok(file) => {
                 if flags & libc::O_TRUNC != 0 && file.metadata().is_ok_and(|m| m.is_file()) {
                     let ts = now_ns();
@@ -720,7 +752,7 @@ impl Filesystem for Shim {
         };
         let real = self.real(&rel);
         let existed = real.exists();
-        match Self::open_real(&real, flags, Some(mode & !umask & 0o7777)) {
+        match self.open_real(&real, flags, Some(mode & !umask & 0o7777)) {
             Ok(file) => {
                 if !existed {
                     self.own(&rel, req);

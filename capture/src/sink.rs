@@ -45,6 +45,11 @@ pub enum CaptureError {
     /// The store refused or failed an operation.
     #[error(transparent)]
     Store(#[from] kairos_engine::StoreError),
+    /// A background step (ingest, journal write) failed earlier; the
+    /// capture stopped there and every later write and sync fails with it,
+    /// so the application never sees an fsync succeed over a gap.
+    #[error("capture stopped: {0}")]
+    Stopped(Arc<CaptureError>),
     /// A peer broke the network protocol or refused us.
     #[error("{peer}: {detail}")]
     Protocol {

@@ -1,12 +1,21 @@
 //! Capture straight into the engine's store (capture running beside the
 //! store), and reconstructing a captured data directory from it.
 //!
-//! [`StoreSink`] buffers submitted events and hands them to
-//! [`Store::ingest`] on `sync` (group commit: every event submitted before
-//! the call is in the batch, and the call returns after the engine's ack —
-//! pack fsynced, index committed). A buffer past [`AUTO_INGEST_BYTES`] is
-//! ingested on submit, so an application that never fsyncs cannot grow it
-//! without bound.
+//! [`StoreSink`] queues submitted events and ingests them on a thread of
+//! its own, off the application's write path: a batch starts once
+//! [`BATCH_BYTES`] are queued, once the oldest queued event waited
+//! [`FLUSH_AFTER`], or at once when someone calls `sync`. `sync` returns
+//! after every event submitted before it is in an ingest the engine
+//! acknowledged (pack durable, index committed); concurrent syncs share
+//! one ingest (group commit). The queue is bounded ([`MAX_QUEUED_BYTES`]):
+//! past it, `submit` waits for the ingest, so an application that never
+//! fsyncs cannot grow memory without bound. Batches are ingested one at a
+//! time in submission order, so the store sees events in the order the
+//! capture path submitted them.
+//!
+//! A failed ingest stops the capture: its events are not in the store, so
+//! every later `submit` and `sync` fails ([`CaptureError::Stopped`]) and the
+//! application sees its fsync fail instead of succeeding over a gap.
 //!
 //! The engine has no "stream removed" record yet: a removal is stored as
 //! length 0, so a directory restored after an unlink holds an empty file
@@ -15,28 +24,154 @@
 
 use std::fs;
 use std::path::Path;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use kairos_engine::{Store, StoreError};
 
 use crate::event::{Change, WriteEvent};
 use crate::sink::{CaptureError, EventSink, Result};
 
-/// Pending bytes at which `submit` ingests without waiting for `sync`.
-pub const AUTO_INGEST_BYTES: usize = 64 << 20;
+/// Queued bytes at which the ingest thread starts a batch without waiting
+/// for `sync`: large enough that the engine's per-batch fsync is amortised,
+/// small enough that the store keeps pace with the writer.
+pub const BATCH_BYTES: usize = 8 << 20;
+
+/// Queued bytes at which `submit` waits for the ingest thread.
+pub const MAX_QUEUED_BYTES: usize = 64 << 20;
+
+/// Longest an event waits in the queue before it is ingested when nobody
+/// calls `sync`: bounds what a crash of the capturing process can lose of
+/// writes the application never fsynced.
+pub const FLUSH_AFTER: Duration = Duration::from_millis(20);
 
 #[derive(Debug, Default)]
-struct Pending {
+struct Queue {
     events: Vec<kairos_engine::WriteEvent>,
     bytes: usize,
-    next_seq: u64,
+    /// When the oldest queued event arrived.
+    since: Option<Instant>,
+    /// Sequence number of the last submitted event.
+    submitted: u64,
+    /// Every event up to this sequence number is ingested.
+    durable: u64,
+    /// The highest sequence number a `sync` waits for.
+    wanted: u64,
+    /// The ingest that stopped the capture.
+    failed: Option<Arc<CaptureError>>,
+    closing: bool,
 }
 
-/// The engine store as an [`EventSink`].
+impl Queue {
+    fn check(&self) -> Result<()> {
+        match &self.failed {
+            Some(e) => Err(CaptureError::Stopped(Arc::clone(e))),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether the ingest thread should take a batch now (it has events).
+    fn due(&self, now: Instant) -> bool {
+        self.closing
+            || self.wanted > self.durable
+            || self.bytes >= BATCH_BYTES
+            || self.since.is_some_and(|t| now >= t + FLUSH_AFTER)
+    }
+}
+
+#[derive(Debug)]
+struct Shared {
+    store: Mutex<Store>,
+    queue: Mutex<Queue>,
+    /// Wakes the ingest thread.
+    work: Condvar,
+    /// Wakes `sync` callers and `submit` callers held back by a full queue.
+    done: Condvar,
+}
+
+impl Shared {
+    fn queue(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The ingest thread: takes batches in order and ingests them.
+    fn run(&self) {
+        let _stop = StopOnPanic(self);
+        let mut q = self.queue();
+        loop {
+            if q.events.is_empty() {
+                if q.closing {
+                    return;
+                }
+                q = self.work.wait(q).unwrap_or_else(PoisonError::into_inner);
+                continue;
+            }
+            let now = Instant::now();
+            if !q.due(now) {
+                let deadline = q.since.map_or(FLUSH_AFTER, |t| {
+                    (t + FLUSH_AFTER).saturating_duration_since(now)
+                });
+                q = self
+                    .work
+                    .wait_timeout(q, deadline)
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0;
+                continue;
+            }
+            let events = std::mem::take(&mut q.events);
+            let upto = q.submitted;
+            q.bytes = 0;
+            q.since = None;
+            // Submitters held back by a full queue may go on.
+            self.done.notify_all();
+            drop(q);
+            let result = self
+                .store
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .ingest(&events);
+            drop(events);
+            q = self.queue();
+            match result {
+                Ok(_) => q.durable = upto,
+                Err(e) => {
+                    tracing::error!("capture: ingest failed, capture stopped: {e}");
+                    q.failed = Some(Arc::new(e.into()));
+                    q.events.clear();
+                    q.bytes = 0;
+                    q.since = None;
+                }
+            }
+            self.done.notify_all();
+        }
+    }
+}
+
+/// Should the ingest thread ever panic, waiters get an error instead of
+/// waiting forever.
+struct StopOnPanic<'a>(&'a Shared);
+
+impl Drop for StopOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let mut q = self.0.queue();
+            q.failed = Some(Arc::new(CaptureError::Io {
+                path: "kairos-ingest".into(),
+                op: "ingest",
+                source: std::io::Error::other("the ingest thread panicked"),
+            }));
+            q.events.clear();
+            self.0.done.notify_all();
+        }
+    }
+}
+
+/// The engine store as an [`EventSink`], ingesting on a thread of its own.
 #[derive(Debug)]
 pub struct StoreSink {
-    store: Mutex<Store>,
-    pending: Mutex<Pending>,
+    shared: Arc<Shared>,
+    worker: Option<JoinHandle<()>>,
 }
 
 /// Converts a capture event to the engine's form.
@@ -54,33 +189,60 @@ pub fn to_engine(event: WriteEvent) -> kairos_engine::WriteEvent {
 }
 
 impl StoreSink {
-    /// Wraps a store opened for writing.
+    /// Wraps a store opened for writing and starts its ingest thread.
     pub fn new(store: Store) -> Self {
-        Self {
+        let shared = Arc::new(Shared {
             store: Mutex::new(store),
-            pending: Mutex::new(Pending::default()),
-        }
+            queue: Mutex::new(Queue::default()),
+            work: Condvar::new(),
+            done: Condvar::new(),
+        });
+        let worker = {
+            let shared = Arc::clone(&shared);
+            std::thread::Builder::new()
+                .name("kairos-ingest".into())
+                .spawn(move || shared.run())
+        };
+        let worker = match worker {
+            Ok(h) => Some(h),
+            Err(e) => {
+                // No thread: nothing could ever become durable; say so on
+                // the first submit or sync rather than hanging there.
+                let mut q = shared.queue();
+                q.failed = Some(Arc::new(CaptureError::Io {
+                    path: "kairos-ingest".into(),
+                    op: "start ingest thread",
+                    source: e,
+                }));
+                drop(q);
+                None
+            }
+        };
+        Self { shared, worker }
     }
 
     /// Runs `f` with the store locked (nothing is ingested meanwhile).
+    /// Events still queued are not in the store yet: call `sync` first to
+    /// see everything submitted.
     pub fn with_store<T>(&self, f: impl FnOnce(&mut Store) -> T) -> T {
-        f(&mut self.store.lock().unwrap_or_else(PoisonError::into_inner))
+        f(&mut self
+            .shared
+            .store
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner))
     }
+}
 
-    /// Ingests every pending event. Holding the store lock while taking the
-    /// pending events keeps batches in submission order.
-    fn ingest_pending(&self) -> Result<()> {
-        let mut store = self.store.lock().unwrap_or_else(PoisonError::into_inner);
-        let events = {
-            let mut p = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
-            p.bytes = 0;
-            std::mem::take(&mut p.events)
-        };
-        if events.is_empty() {
-            return Ok(());
+impl Drop for StoreSink {
+    /// Ingests what is still queued, then stops the ingest thread.
+    fn drop(&mut self) {
+        self.shared.queue().closing = true;
+        self.shared.work.notify_all();
+        if let Some(h) = self.worker.take()
+            && h.join().is_err()
+        {
+            tracing::error!("capture: the ingest thread panicked");
         }
-        store.ingest(&events)?;
-        Ok(())
     }
 }
 
@@ -91,21 +253,48 @@ impl EventSink for StoreSink {
             Change::Write { data, .. } => data.len(),
             _ => 0,
         } + event.stream.len();
-        let (seq, full) = {
-            let mut p = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
-            p.next_seq += 1;
-            p.bytes += size;
-            p.events.push(to_engine(event));
-            (p.next_seq, p.bytes >= AUTO_INGEST_BYTES)
-        };
-        if full {
-            self.ingest_pending()?;
+        let mut q = self.shared.queue();
+        while q.bytes >= MAX_QUEUED_BYTES && q.failed.is_none() {
+            self.shared.work.notify_one();
+            q = self
+                .shared
+                .done
+                .wait(q)
+                .unwrap_or_else(PoisonError::into_inner);
         }
-        Ok(seq)
+        q.check()?;
+        q.submitted += 1;
+        let before = q.bytes;
+        q.bytes += size;
+        q.events.push(to_engine(event));
+        if q.since.is_none() {
+            // The ingest thread sleeps until there is something to time.
+            q.since = Some(Instant::now());
+            self.shared.work.notify_one();
+        } else if before < BATCH_BYTES && q.bytes >= BATCH_BYTES {
+            self.shared.work.notify_one();
+        }
+        Ok(q.submitted)
     }
 
     fn sync(&self) -> Result<()> {
-        self.ingest_pending()
+        let mut q = self.shared.queue();
+        let target = q.submitted;
+        if q.durable < target {
+            q.wanted = q.wanted.max(target);
+            self.shared.work.notify_one();
+        }
+        while q.durable < target && q.failed.is_none() {
+            q = self
+                .shared
+                .done
+                .wait(q)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        if q.durable >= target {
+            return Ok(());
+        }
+        q.check()
     }
 }
 

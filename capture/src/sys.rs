@@ -1,6 +1,8 @@
-//! The two system calls the shim needs that std does not wrap: `statvfs`
-//! (so `df` on the mount point shows the real file system) and `fallocate`
-//! (databases preallocate and punch holes). This is the crate's only unsafe
+//! The system calls the capture paths need that std does not wrap:
+//! `statvfs` (so `df` on the shim's mount point shows the real file
+//! system), `fallocate` (databases preallocate and punch holes) and
+//! `sync_file_range` (the spool journal starts writing to the disk before
+//! the fsync that will wait for it). This is the crate's only unsafe
 //! code: each call gets a valid C string or an open descriptor and checks
 //! the return value.
 #![allow(unsafe_code)]
@@ -64,6 +66,25 @@ pub fn fallocate(file: &File, mode: i32, offset: i64, length: i64) -> io::Result
     // SAFETY: the descriptor is open for the lifetime of `file`; fallocate
     // takes no pointers.
     let rc = unsafe { libc::fallocate(file.as_raw_fd(), mode, offset, length) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Starts writing `len` bytes at `offset` of `file` to the disk without
+/// waiting (`sync_file_range(SYNC_FILE_RANGE_WRITE)`): a hint that moves
+/// disk work ahead of the fsync, never a durability guarantee.
+pub fn start_writeback(file: &File, offset: u64, len: u64) -> io::Result<()> {
+    let (Ok(offset), Ok(len)) = (i64::try_from(offset), i64::try_from(len)) else {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    };
+    // SAFETY: the descriptor is open for the lifetime of `file`;
+    // sync_file_range takes no pointers.
+    let rc = unsafe {
+        libc::sync_file_range(file.as_raw_fd(), offset, len, libc::SYNC_FILE_RANGE_WRITE)
+    };
     if rc == 0 {
         Ok(())
     } else {

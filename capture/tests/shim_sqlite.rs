@@ -19,7 +19,20 @@ const PAYLOAD: &str = "replace(printf('%.*c', 50 + (n * 37) % 3000, 'x'), 'x', n
 
 #[test]
 fn sqlite_wal_through_the_shim_restores_at_20_random_instants() {
-    let fx = common::ShimFixture::mount_store();
+    sqlite_wal_restores_at_20_random_instants(false);
+}
+
+/// The same with the kernel's writeback cache: instants between commits may
+/// lag the application, but every commit (an fsync of the WAL) is captured
+/// before it returns, and whatever an instant shows is a database SQLite
+/// recovers.
+#[test]
+fn sqlite_wal_through_the_shim_with_writeback_cache_restores_at_20_random_instants() {
+    sqlite_wal_restores_at_20_random_instants(true);
+}
+
+fn sqlite_wal_restores_at_20_random_instants(writeback_cache: bool) {
+    let fx = common::ShimFixture::mount_store_with(writeback_cache);
     let db = fx.mnt.join("app/data.db");
     std::fs::create_dir_all(db.parent().unwrap()).unwrap();
 
@@ -79,15 +92,7 @@ fn sqlite_wal_through_the_shim_restores_at_20_random_instants() {
         total.to_string()
     );
 
-    let streams: Vec<String> = fx
-        .store
-        .as_ref()
-        .unwrap()
-        .with_store(|s| s.streams())
-        .unwrap()
-        .into_iter()
-        .map(|s| s.name)
-        .collect();
+    let streams = fx.store_streams();
     assert!(
         streams.iter().any(|s| s == "app/data.db-wal"),
         "the WAL file was captured: {streams:?}"

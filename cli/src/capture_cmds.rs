@@ -33,6 +33,11 @@ pub enum CaptureCommand {
         source_dir: PathBuf,
         /// Where applications open them instead.
         mountpoint: PathBuf,
+        /// Let the kernel cache writes and send them in large batches
+        /// (faster small writes; instants between fsyncs may lag the
+        /// application, each fsync and close stays exact).
+        #[arg(long)]
+        writeback_cache: bool,
     },
     /// Export a volume over NBD; every write is captured into stream NAME.
     Nbd {
@@ -100,6 +105,11 @@ pub enum AgentCapture {
         source_dir: PathBuf,
         /// Where applications open them instead.
         mountpoint: PathBuf,
+        /// Let the kernel cache writes and send them in large batches
+        /// (faster small writes; instants between fsyncs may lag the
+        /// application, each fsync and close stays exact).
+        #[arg(long)]
+        writeback_cache: bool,
     },
     /// An NBD export (stream NAME/<stream>).
     Nbd {
@@ -166,7 +176,14 @@ pub fn run(cmd: CaptureCommand, global: &Global) -> Result<()> {
         CaptureCommand::Shim {
             source_dir,
             mountpoint,
-        } => run_shim(&store_sink(global)?, &source_dir, &mountpoint, None),
+            writeback_cache,
+        } => run_shim(
+            &store_sink(global)?,
+            &source_dir,
+            &mountpoint,
+            None,
+            writeback_cache,
+        ),
         CaptureCommand::Nbd {
             stream,
             size,
@@ -263,7 +280,14 @@ fn run_agent(
         AgentCapture::Shim {
             source_dir,
             mountpoint,
-        } => run_shim(&dyn_sink, &source_dir, &mountpoint, Some(name.to_owned())),
+            writeback_cache,
+        } => run_shim(
+            &dyn_sink,
+            &source_dir,
+            &mountpoint,
+            Some(name.to_owned()),
+            writeback_cache,
+        ),
         AgentCapture::Nbd {
             stream,
             size,
@@ -351,9 +375,11 @@ pub fn run_shim(
     source: &Path,
     mountpoint: &Path,
     prefix: Option<String>,
+    writeback_cache: bool,
 ) -> Result<()> {
     let shim = Shim::new(source, prefix, Arc::clone(sink))
-        .with_context(|| format!("shim over {}", source.display()))?;
+        .with_context(|| format!("shim over {}", source.display()))?
+        .writeback_cache(writeback_cache);
     let n = shim
         .baseline()
         .with_context(|| format!("recording the current contents of {}", source.display()))?;

@@ -40,23 +40,33 @@ impl ShimFixture {
         let sink = Arc::new(JournalSink::new(
             Journal::open(&root.path().join("spool")).unwrap(),
         ));
-        let mut fx = Self::mount_with(root, sink.clone());
+        let mut fx = Self::mount_with(root, sink.clone(), false);
         fx.sink = Some(sink);
         fx
     }
 
     /// Captures into an engine store.
     pub fn mount_store() -> Self {
+        Self::mount_store_with(false)
+    }
+
+    /// Captures into an engine store, with the kernel's writeback cache
+    /// when `writeback_cache` is set.
+    pub fn mount_store_with(writeback_cache: bool) -> Self {
         let root = tempfile::tempdir().unwrap();
         let dir = root.path().join("store");
         Store::init(&dir, StoreOptions::default()).unwrap();
         let sink = Arc::new(StoreSink::new(Store::open(&dir).unwrap()));
-        let mut fx = Self::mount_with(root, sink.clone());
+        let mut fx = Self::mount_with(root, sink.clone(), writeback_cache);
         fx.store = Some(sink);
         fx
     }
 
-    fn mount_with(root: tempfile::TempDir, sink: Arc<dyn EventSink>) -> Self {
+    fn mount_with(
+        root: tempfile::TempDir,
+        sink: Arc<dyn EventSink>,
+        writeback_cache: bool,
+    ) -> Self {
         require_fuse();
         // Let applications running as other users (PostgreSQL) reach the mount.
         std::fs::set_permissions(
@@ -68,7 +78,9 @@ impl ShimFixture {
         let mnt = root.path().join("mnt");
         std::fs::create_dir_all(&src).unwrap();
         std::fs::create_dir_all(&mnt).unwrap();
-        let shim = Shim::new(&src, None, sink).unwrap();
+        let shim = Shim::new(&src, None, sink)
+            .unwrap()
+            .writeback_cache(writeback_cache);
         let session = shim::spawn(shim, &mnt)
             .unwrap_or_else(|e| panic!("mounting the shim at {} failed: {e}", mnt.display()));
         wait_mounted(&mnt);
@@ -82,15 +94,29 @@ impl ShimFixture {
         }
     }
 
-    /// The data directory as of `at`, from the engine store.
+    /// The data directory as of `at`, from the engine store (every event
+    /// submitted so far ingested first).
     pub fn restore_store_at(&self, at: i64) -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
-        self.store
-            .as_ref()
-            .unwrap()
+        let store = self.store.as_ref().unwrap();
+        store.sync().unwrap();
+        store
             .with_store(|s| kairos_capture::restore_dir(s, "", Some(at), dir.path()))
             .unwrap();
         dir
+    }
+
+    /// The names of the streams in the engine store (every event submitted
+    /// so far ingested first).
+    pub fn store_streams(&self) -> Vec<String> {
+        let store = self.store.as_ref().unwrap();
+        store.sync().unwrap();
+        store
+            .with_store(|s| s.streams())
+            .unwrap()
+            .into_iter()
+            .map(|s| s.name)
+            .collect()
     }
 
     /// Every captured event so far, in sequence order.
