@@ -335,3 +335,121 @@ pub fn restore_dir(store: &Store, prefix: &str, at: Option<i64>, out: &Path) -> 
     }
     Ok(n)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kairos_engine::StoreOptions;
+    use kairos_parsers::SourceExt;
+
+    use crate::event::now_ns;
+
+    fn sink(dir: &Path) -> StoreSink {
+        let path = dir.join("store");
+        Store::init(&path, StoreOptions::default()).unwrap();
+        StoreSink::new(Store::open(&path).unwrap())
+    }
+
+    fn stored(sink: &StoreSink, stream: &str) -> Option<Vec<u8>> {
+        sink.with_store(|s| {
+            let view = s.view(stream, None).ok()?;
+            let mut out = vec![0; usize::try_from(kairos_parsers::Source::len(&view)).unwrap()];
+            view.read_exact_at(0, &mut out).unwrap();
+            Some(out)
+        })
+    }
+
+    #[test]
+    fn sync_returns_after_every_submitted_event_is_in_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let sink = sink(dir.path());
+        let mut want = vec![0u8; 3 * 65536];
+        for i in 0..300u64 {
+            let at = (i * 7919) % (want.len() as u64 - 100);
+            let data = vec![(i % 251) as u8 + 1; 100];
+            want[at as usize..at as usize + 100].copy_from_slice(&data);
+            sink.submit(WriteEvent::write("f", i as i64 + 1, at, data))
+                .unwrap();
+        }
+        sink.sync().unwrap();
+        let mut got = stored(&sink, "f").unwrap();
+        got.resize(want.len(), 0);
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn events_become_durable_without_sync() {
+        let dir = tempfile::tempdir().unwrap();
+        let sink = sink(dir.path());
+        sink.submit(WriteEvent::write("f", 1, 0, b"unsynced".to_vec()))
+            .unwrap();
+        // The ingest thread flushes after FLUSH_AFTER; allow a slow machine
+        // far more than that before calling it lost.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while stored(&sink, "f").is_none() {
+            assert!(Instant::now() < deadline, "never ingested without sync");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(stored(&sink, "f").unwrap(), b"unsynced");
+    }
+
+    #[test]
+    fn a_failed_ingest_stops_the_capture_and_every_later_sync_fails() {
+        let dir = tempfile::tempdir().unwrap();
+        let sink = sink(dir.path());
+        sink.submit(WriteEvent::write("f", 100, 0, b"first".to_vec()))
+            .unwrap();
+        sink.sync().unwrap();
+        // Back in time for the stream: the engine refuses the batch.
+        sink.submit(WriteEvent::write("f", 50, 0, b"older".to_vec()))
+            .unwrap();
+        let err = sink.sync().unwrap_err();
+        assert!(
+            matches!(&err, CaptureError::Stopped(e) if matches!(**e, CaptureError::Store(StoreError::BackInTime { .. }))),
+            "{err}"
+        );
+        assert!(matches!(
+            sink.submit(WriteEvent::write("f", 200, 0, b"later".to_vec())),
+            Err(CaptureError::Stopped(_))
+        ));
+        assert!(matches!(sink.sync(), Err(CaptureError::Stopped(_))));
+        assert_eq!(stored(&sink, "f").unwrap(), b"first");
+    }
+
+    #[test]
+    fn concurrent_writers_and_syncs_lose_nothing_past_the_queue_bound() {
+        let dir = tempfile::tempdir().unwrap();
+        let sink = Arc::new(sink(dir.path()));
+        // Four writers, each past MAX_QUEUED_BYTES / 4, syncing now and then.
+        let per = MAX_QUEUED_BYTES / 4 / 65536 + 8;
+        let writers: Vec<_> = (0..4u8)
+            .map(|w| {
+                let sink = Arc::clone(&sink);
+                std::thread::spawn(move || {
+                    for i in 0..per {
+                        let data = vec![w + 1; 65536];
+                        sink.submit(WriteEvent::write(
+                            format!("w{w}"),
+                            now_ns(),
+                            (i * 65536) as u64,
+                            data,
+                        ))
+                        .unwrap();
+                        if i % 97 == 0 {
+                            sink.sync().unwrap();
+                        }
+                    }
+                    sink.sync().unwrap();
+                })
+            })
+            .collect();
+        for w in writers {
+            w.join().unwrap();
+        }
+        for w in 0..4u8 {
+            let got = stored(&sink, &format!("w{w}")).unwrap();
+            assert_eq!(got.len(), per * 65536);
+            assert!(got.iter().all(|&b| b == w + 1), "stream w{w}");
+        }
+    }
+}
