@@ -13,8 +13,22 @@
 //! | 4 | [`Entry::Mark`] | stream u32 (0: store-wide), ts i64, name_len u16, name |
 //! | 5 | [`Entry::Instant`] | stream u32, ts i64 |
 //! | 6 | [`Entry::Prune`] | stream u32, count u32, ts i64 × count |
+//! | 7 | [`Entry::Checkpoint`] | (none) |
+//! | 8 | [`Entry::Version`] | stream u32, block u64, ts i64, blake3 [32] |
+//! | 9 | [`Entry::SizeRow`] | stream u32, ts i64, size u64 |
+//! | 10 | [`Entry::InstantRow`] | stream u32, ts i64, seq u64, blocks u64 |
+//!
+//! Tags 7–10 appear only in a *checkpoint* batch, which garbage collection
+//! writes: it starts with `Checkpoint` and states the whole index as rows
+//! (streams, marks, and the block versions, sizes and instants that
+//! retention kept), so replay may skip every batch before it — this is how
+//! the metadata of pruned versions leaves the store.
 
 use crate::Hash;
+
+/// Tag of [`Entry::Checkpoint`]: replay looks for it as the first entry of
+/// a batch without decoding the rest.
+pub const CHECKPOINT_TAG: u8 = 7;
 
 /// One metadata change.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,6 +85,39 @@ pub enum Entry {
         /// Dropped instants, ascending.
         dropped: Vec<i64>,
     },
+    /// This batch restates the whole index; every earlier batch is superseded.
+    Checkpoint,
+    /// A `blocks` row as it stands (no instant is touched).
+    Version {
+        /// Stream id.
+        stream: u32,
+        /// Block number.
+        block: u64,
+        /// Instant.
+        ts: i64,
+        /// BLAKE3 of the block, or all zero for an all-zero block.
+        hash: Hash,
+    },
+    /// A `sizes` row as it stands (no truncation is applied).
+    SizeRow {
+        /// Stream id.
+        stream: u32,
+        /// Instant.
+        ts: i64,
+        /// Length in bytes.
+        size: u64,
+    },
+    /// An `instants` row as it stands.
+    InstantRow {
+        /// Stream id.
+        stream: u32,
+        /// Instant.
+        ts: i64,
+        /// Sequence number of the batch that recorded the instant.
+        seq: u64,
+        /// Blocks written at the instant.
+        blocks: u64,
+    },
 }
 
 impl Entry {
@@ -124,6 +171,37 @@ impl Entry {
                     out.extend_from_slice(&t.to_le_bytes());
                 }
             }
+            Entry::Checkpoint => out.push(CHECKPOINT_TAG),
+            Entry::Version {
+                stream,
+                block,
+                ts,
+                hash,
+            } => {
+                out.push(8);
+                out.extend_from_slice(&stream.to_le_bytes());
+                out.extend_from_slice(&block.to_le_bytes());
+                out.extend_from_slice(&ts.to_le_bytes());
+                out.extend_from_slice(hash);
+            }
+            Entry::SizeRow { stream, ts, size } => {
+                out.push(9);
+                out.extend_from_slice(&stream.to_le_bytes());
+                out.extend_from_slice(&ts.to_le_bytes());
+                out.extend_from_slice(&size.to_le_bytes());
+            }
+            Entry::InstantRow {
+                stream,
+                ts,
+                seq,
+                blocks,
+            } => {
+                out.push(10);
+                out.extend_from_slice(&stream.to_le_bytes());
+                out.extend_from_slice(&ts.to_le_bytes());
+                out.extend_from_slice(&seq.to_le_bytes());
+                out.extend_from_slice(&blocks.to_le_bytes());
+            }
         }
     }
 
@@ -171,6 +249,24 @@ impl Entry {
                     }
                     Entry::Prune { stream, dropped }
                 }
+                CHECKPOINT_TAG => Entry::Checkpoint,
+                8 => Entry::Version {
+                    stream: r.u32()?,
+                    block: r.u64()?,
+                    ts: r.i64()?,
+                    hash: r.take(32)?.try_into().ok()?,
+                },
+                9 => Entry::SizeRow {
+                    stream: r.u32()?,
+                    ts: r.i64()?,
+                    size: r.u64()?,
+                },
+                10 => Entry::InstantRow {
+                    stream: r.u32()?,
+                    ts: r.i64()?,
+                    seq: r.u64()?,
+                    blocks: r.u64()?,
+                },
                 _ => return None,
             };
             out.push(e);
@@ -242,6 +338,24 @@ mod tests {
             Entry::Prune {
                 stream: 3,
                 dropped: vec![1, 2, 3],
+            },
+            Entry::Checkpoint,
+            Entry::Version {
+                stream: 3,
+                block: 4,
+                ts: 5,
+                hash: [6; 32],
+            },
+            Entry::SizeRow {
+                stream: 3,
+                ts: 7,
+                size: 8,
+            },
+            Entry::InstantRow {
+                stream: 3,
+                ts: 9,
+                seq: 10,
+                blocks: 11,
             },
         ];
         let mut buf = Vec::new();

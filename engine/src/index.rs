@@ -691,21 +691,17 @@ fn bump_instant(
         .get::<Vec<u8>>(&t.instants, &k)
         .ctx("get instant")?
         .map_or(0, |v| u64_from(v.get(8..).unwrap_or_default()));
-    let mut v = [0u8; 16];
-    v[..8].copy_from_slice(&seq.to_be_bytes());
-    v[8..].copy_from_slice(&(prev + blocks).to_be_bytes());
-    txn.put(&t.instants, k, v, WriteFlags::empty())
-        .ctx("put instant")
+    put_instant_row(txn, t, s, ts, seq, prev + blocks)
 }
 
-fn put_block(
+/// Puts one `blocks` row (with its refcount and the `head` row).
+fn put_version(
     txn: &RwTxn<'_>,
     t: &Tables<'_>,
     s: u32,
     b: u64,
     ts: i64,
     hash: &Hash,
-    seq: u64,
 ) -> IxResult<()> {
     let k = block_key(s, b, ts);
     if let Some(old) = txn.get::<Vec<u8>>(&t.blocks, &k).ctx("get block")? {
@@ -721,7 +717,89 @@ fn put_block(
         txn.put(&t.head, head_key(s, b), v, WriteFlags::empty())
             .ctx("put head")?;
     }
+    Ok(())
+}
+
+fn put_block(
+    txn: &RwTxn<'_>,
+    t: &Tables<'_>,
+    s: u32,
+    b: u64,
+    ts: i64,
+    hash: &Hash,
+    seq: u64,
+) -> IxResult<()> {
+    put_version(txn, t, s, b, ts, hash)?;
     bump_instant(txn, t, s, ts, seq, 1)
+}
+
+fn put_instant_row(
+    txn: &RwTxn<'_>,
+    t: &Tables<'_>,
+    s: u32,
+    ts: i64,
+    seq: u64,
+    blocks: u64,
+) -> IxResult<()> {
+    let mut v = [0u8; 16];
+    v[..8].copy_from_slice(&seq.to_be_bytes());
+    v[8..].copy_from_slice(&blocks.to_be_bytes());
+    txn.put(&t.instants, sts_key(s, ts), v, WriteFlags::empty())
+        .ctx("put instant")
+}
+
+/// Calls `f` with the entries of a checkpoint of the whole index, in the
+/// order they must be applied: `Checkpoint`, streams, block versions,
+/// sizes, instants, marks. Applied to an empty index they recreate every
+/// row [`dump`] lists (chunk and dictionary locations come from the packs).
+pub fn checkpoint<K: TransactionKind>(
+    txn: &Transaction<'_, K, NoWriteMap>,
+    t: &Tables<'_>,
+    mut f: impl FnMut(&Entry) -> IxResult<()>,
+) -> IxResult<()> {
+    f(&Entry::Checkpoint)?;
+    for row in streams(txn, t)? {
+        f(&Entry::Stream {
+            id: row.id,
+            block_size: row.block_size,
+            name: row.name,
+        })?;
+    }
+    for_each_version(txn, t, |v| {
+        f(&Entry::Version {
+            stream: v.stream,
+            block: v.block,
+            ts: v.ts,
+            hash: v.hash,
+        })
+    })?;
+    let mut cur = txn.cursor(&t.sizes).ctx("cursor")?;
+    for row in cur.iter_start::<Cow<'_, [u8]>, Cow<'_, [u8]>>() {
+        let (k, v) = row.ctx("iterate sizes")?;
+        f(&Entry::SizeRow {
+            stream: u32_from(&k),
+            ts: ts_from(k.get(4..).unwrap_or_default()),
+            size: u64_from(&v),
+        })?;
+    }
+    let mut cur = txn.cursor(&t.instants).ctx("cursor")?;
+    for row in cur.iter_start::<Cow<'_, [u8]>, Cow<'_, [u8]>>() {
+        let (k, v) = row.ctx("iterate instants")?;
+        f(&Entry::InstantRow {
+            stream: u32_from(&k),
+            ts: ts_from(k.get(4..).unwrap_or_default()),
+            seq: u64_from(&v),
+            blocks: u64_from(v.get(8..).unwrap_or_default()),
+        })?;
+    }
+    for m in marks(txn, t)? {
+        f(&Entry::Mark {
+            stream: m.stream,
+            ts: m.ts,
+            name: m.name,
+        })?;
+    }
+    Ok(())
 }
 
 /// Applies one metadata entry of batch `seq`. Shared by ingest, replay on
@@ -790,6 +868,30 @@ pub fn apply(txn: &RwTxn<'_>, t: &Tables<'_>, seq: u64, e: &Entry) -> IxResult<(
         }
         Entry::Instant { stream, ts } => bump_instant(txn, t, *stream, *ts, seq, 0),
         Entry::Prune { stream, dropped } => prune(txn, t, *stream, dropped),
+        // Replay skips every batch before a checkpoint; applied to the
+        // index it restated (a gc that did not reach its commit), its rows
+        // are already there.
+        Entry::Checkpoint => Ok(()),
+        Entry::Version {
+            stream,
+            block,
+            ts,
+            hash,
+        } => put_version(txn, t, *stream, *block, *ts, hash),
+        Entry::SizeRow { stream, ts, size } => txn
+            .put(
+                &t.sizes,
+                sts_key(*stream, *ts),
+                size.to_be_bytes(),
+                WriteFlags::empty(),
+            )
+            .ctx("put size"),
+        Entry::InstantRow {
+            stream,
+            ts,
+            seq,
+            blocks,
+        } => put_instant_row(txn, t, *stream, *ts, *seq, *blocks),
     }
 }
 

@@ -5,13 +5,15 @@
 //! applied in sequence order, whatever pack holds them (garbage collection
 //! copies old batches into new packs); when a sequence number appears in
 //! several packs (a gc interrupted before deleting its sources), the copy
-//! in the lowest-numbered pack is used — all copies are identical.
+//! in the lowest-numbered pack is used — all copies are identical. A
+//! committed checkpoint batch (written by gc) restates the whole index:
+//! replay starts at the newest one and skips every batch before it.
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::FileExt;
 
 use crate::Hash;
-use crate::entry::Entry;
+use crate::entry::{CHECKPOINT_TAG, Entry};
 use crate::error::{Result, StoreError};
 use crate::index::{self, IxError, Loc, RwTxn, Tables};
 use crate::pack::{self, HEADER_LEN, PackWriter, RecordInfo, RecordKind};
@@ -41,6 +43,7 @@ fn replay(
 ) -> Result<(u64, Option<Last>)> {
     let mut entries: BTreeMap<u64, Vec<(u32, RecordInfo)>> = BTreeMap::new();
     let mut commits: BTreeMap<u64, u32> = BTreeMap::new();
+    let mut checkpoints: Vec<u64> = Vec::new();
     let mut last = None;
     let ix = |e: IxError| inner.ix(e);
     for (i, &(id, start)) in todo.iter().enumerate() {
@@ -108,13 +111,18 @@ fn replay(
                     index::put_dict(txn, t, u32::from_le_bytes(no), loc).map_err(ix)?;
                 }
                 RecordKind::Entries | RecordKind::Commit => {
-                    let mut sq = [0u8; 8];
-                    read_small(inner, &file, id, r.offset + 8, &mut sq)?;
-                    let seq = u64::from_le_bytes(sq);
+                    // seq u64, then (Entries) the first entry's tag.
+                    let mut head = [0u8; 9];
+                    let n = if r.payload_len >= 9 { 9 } else { 8 };
+                    read_small(inner, &file, id, r.offset + 8, &mut head[..n])?;
+                    let seq = u64::from_le_bytes(head[..8].try_into().unwrap_or_default());
                     if seq < min_seq {
                         continue;
                     }
                     if r.kind == RecordKind::Entries {
+                        if n == 9 && head[8] == CHECKPOINT_TAG {
+                            checkpoints.push(seq);
+                        }
                         entries.entry(seq).or_default().push((id, *r));
                     } else {
                         commits.entry(seq).or_insert(id);
@@ -131,8 +139,16 @@ fn replay(
             });
         }
     }
+    // A committed checkpoint restates the index: batches before it are
+    // superseded (gc dropped the metadata of some of them).
+    let from = checkpoints
+        .iter()
+        .copied()
+        .filter(|s| commits.contains_key(s))
+        .max()
+        .unwrap_or(min_seq);
     let mut next_seq = min_seq;
-    for (&seq, &pack_id) in &commits {
+    for (&seq, &pack_id) in commits.range(from..) {
         let path = inner.pack_path(pack_id);
         for (_, r) in entries
             .get(&seq)

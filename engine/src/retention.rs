@@ -4,10 +4,11 @@
 //! Prune only writes a `Prune` entry per stream (the dropped instants); the
 //! index then drops every block version and size entry that no kept
 //! instant can see. Nothing is deleted from packs until gc. Gc copies the
-//! live chunks, every dictionary and every metadata record of the packs it
-//! rewrites into new packs, commits the new locations, and only then
-//! deletes the old packs — so a crash at any point leaves either the old or
-//! the new copy reachable.
+//! live chunks and every dictionary of the packs it rewrites into new
+//! packs, adds a checkpoint batch that restates the index (so replay skips
+//! every older batch, and the metadata of pruned versions is not copied),
+//! commits the new locations, and only then deletes the old packs — so a
+//! crash at any point leaves either the old or the new copy reachable.
 
 use std::collections::{HashMap, HashSet};
 
@@ -146,8 +147,10 @@ impl Store {
         Ok(report)
     }
 
-    /// Rewrites every pack holding unreferenced chunks, keeping the live
-    /// chunks, dictionaries and metadata records, then deletes the old packs.
+    /// Reclaims space: rewrites every pack holding unreferenced chunks (or
+    /// mostly metadata), keeping its live chunks and dictionaries, writes a
+    /// checkpoint batch restating the index (so the metadata of pruned
+    /// versions goes with the old packs), commits, then deletes the old packs.
     pub fn gc(&mut self) -> Result<GcReport> {
         let inner = self.inner.clone();
         let writer = self
@@ -161,7 +164,7 @@ impl Store {
         }
         let packs_dir = inner.packs_dir();
         let ids = pack::list_packs(&packs_dir)?;
-        let (chunks, live) = read_with(&inner, |txn, t| {
+        let (chunks, live, seq) = read_with(&inner, |txn, t| {
             let chunks = index::all_chunks(txn, t)?;
             let mut live = HashSet::new();
             for (h, _) in &chunks {
@@ -169,7 +172,8 @@ impl Store {
                     live.insert(*h);
                 }
             }
-            Ok((chunks, live))
+            let seq = index::meta_u64(txn, t, "next_seq")?.unwrap_or(1);
+            Ok((chunks, live, seq))
         })?;
         let by_loc: HashMap<(u32, u64), Hash> = chunks
             .iter()
@@ -195,70 +199,67 @@ impl Store {
                         .get(&(id, r.offset))
                         .is_none_or(|h| !live.contains(h))
             });
-            if dead || s.records.len() <= 1 {
+            // Every batch in the store is superseded by the checkpoint this
+            // gc writes; a pack that is mostly metadata is worth rewriting.
+            let meta: u64 = s
+                .records
+                .iter()
+                .filter(|r| matches!(r.kind, RecordKind::Entries | RecordKind::Commit))
+                .map(|r| r.end() - r.offset)
+                .sum();
+            if dead || s.records.len() <= 1 || meta * 4 >= len {
                 rewrite.push((id, file, s.records));
             } else {
                 report.bytes_after += len;
             }
         }
+        if rewrite.is_empty() {
+            return Ok(report);
+        }
+        let mut out = Output {
+            dir: &packs_dir,
+            next_pack: &mut writer.next_pack,
+            target: inner.opts.pack_target,
+            w: None,
+            bytes: 0,
+        };
         let mut moved: Vec<(Hash, Loc)> = Vec::new();
         let mut dicts: Vec<(u32, Loc)> = Vec::new();
-        let mut out: Option<PackWriter> = None;
         for (id, file, records) in &rewrite {
             let path = inner.pack_path(*id);
             for r in records {
                 let live_hash = by_loc.get(&(*id, r.offset)).filter(|h| live.contains(*h));
-                let keep = match r.kind {
-                    RecordKind::Chunk => live_hash.is_some(),
-                    RecordKind::Trailer => false,
-                    RecordKind::Dict | RecordKind::Entries | RecordKind::Commit => true,
-                };
-                if !keep {
-                    if r.kind == RecordKind::Chunk {
+                match r.kind {
+                    RecordKind::Chunk if live_hash.is_none() => {
                         report.chunks_dropped += 1;
+                        continue;
                     }
-                    continue;
+                    RecordKind::Chunk | RecordKind::Dict => {}
+                    // Superseded by the checkpoint below.
+                    RecordKind::Entries | RecordKind::Commit | RecordKind::Trailer => continue,
                 }
-                if out.is_none() {
-                    out = Some(PackWriter::create(&packs_dir, writer.next_pack)?);
-                    writer.next_pack += 1;
-                }
-                let w = out
-                    .as_mut()
-                    .unwrap_or_else(|| unreachable!("created above"));
                 let raw = pack::read_raw(file, &path, *r)?;
-                let offset = w.append_raw(*r, &raw)?;
+                let w = out.pack()?;
                 let loc = Loc {
                     pack: w.id(),
-                    offset,
+                    offset: w.append_raw(*r, &raw)?,
                     payload_len: r.payload_len,
                 };
-                match r.kind {
-                    RecordKind::Chunk => moved.extend(live_hash.map(|h| (*h, loc))),
-                    RecordKind::Dict => {
-                        let no = raw
-                            .get(8..12)
-                            .and_then(|b| b.try_into().ok())
-                            .map_or(0, u32::from_le_bytes);
-                        dicts.push((no, loc));
-                    }
-                    _ => {}
+                if r.kind == RecordKind::Dict {
+                    let no = raw
+                        .get(8..12)
+                        .and_then(|b| b.try_into().ok())
+                        .map_or(0, u32::from_le_bytes);
+                    dicts.push((no, loc));
+                } else {
+                    moved.extend(live_hash.map(|h| (*h, loc)));
                 }
-                // Roll over only at a batch boundary, so each batch's entries
-                // and commit stay in one pack.
-                if r.kind == RecordKind::Commit
-                    && w.len() >= inner.opts.pack_target
-                    && let Some(w) = out.take()
-                {
-                    report.bytes_after += w.len() + pack::FOOTER_LEN;
-                    w.seal()?;
-                }
+                out.roll()?;
             }
         }
-        if let Some(w) = out.take() {
-            report.bytes_after += w.len() + pack::FOOTER_LEN;
-            w.seal()?;
-        }
+        write_checkpoint(&inner, out.pack()?, seq)?;
+        out.finish()?;
+        report.bytes_after += out.bytes;
         pack::sync_dir(&packs_dir)?;
         let rewritten: HashSet<u32> = rewrite.iter().map(|(id, _, _)| *id).collect();
         let next = writer.next_pack;
@@ -281,6 +282,7 @@ impl Store {
                 index::put_dict(&txn, &t, *no, *loc).map_err(ix)?;
             }
             index::set_scan_pos(&txn, &t, next, HEADER_LEN).map_err(ix)?;
+            index::set_meta_u64(&txn, &t, "next_seq", seq + 1).map_err(ix)?;
         }
         txn.commit()
             .map_err(|e| inner.ix(IxError::Mdbx("commit", e)))?;
@@ -295,6 +297,78 @@ impl Store {
         report.packs_rewritten = rewritten.len() as u64;
         Ok(report)
     }
+}
+
+/// The packs gc writes, rolled over at the pack target.
+struct Output<'a> {
+    dir: &'a std::path::Path,
+    next_pack: &'a mut u32,
+    target: u64,
+    w: Option<PackWriter>,
+    /// Bytes of the packs sealed so far.
+    bytes: u64,
+}
+
+impl Output<'_> {
+    /// The pack being written (created on first use).
+    fn pack(&mut self) -> Result<&mut PackWriter> {
+        if self.w.is_none() {
+            self.w = Some(PackWriter::create(self.dir, *self.next_pack)?);
+            *self.next_pack += 1;
+        }
+        Ok(self
+            .w
+            .as_mut()
+            .unwrap_or_else(|| unreachable!("created above")))
+    }
+
+    /// Seals the current pack if it reached the target.
+    fn roll(&mut self) -> Result<()> {
+        if self.w.as_ref().is_some_and(|w| w.len() >= self.target) {
+            self.finish()?;
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        if let Some(w) = self.w.take() {
+            self.bytes += w.len() + pack::FOOTER_LEN;
+            w.seal()?;
+        }
+        Ok(())
+    }
+}
+
+/// Appends batch `seq` restating the whole index (see [`index::checkpoint`])
+/// to `w`: its Entries records, flushed every 1 MiB, then its Commit.
+fn write_checkpoint(inner: &crate::store::Inner, w: &mut PackWriter, seq: u64) -> Result<()> {
+    let mut buf = seq.to_le_bytes().to_vec();
+    let mut count = 0u64;
+    let mut failed: Option<StoreError> = None;
+    read_with(inner, |txn, t| {
+        index::checkpoint(txn, t, |e| {
+            e.encode(&mut buf);
+            count += 1;
+            if buf.len() >= crate::store::ENTRIES_FLUSH {
+                if let Err(err) = w.append(RecordKind::Entries, &[&buf]) {
+                    failed = Some(err);
+                    return Err(IxError::Value("checkpoint", "pack write failed".into()));
+                }
+                buf.truncate(8);
+            }
+            Ok(())
+        })
+    })
+    .map_err(|e| failed.take().unwrap_or(e))?;
+    if buf.len() > 8 {
+        w.append(RecordKind::Entries, &[&buf])?;
+    }
+    let mut commit = Vec::with_capacity(24);
+    commit.extend_from_slice(&seq.to_le_bytes());
+    commit.extend_from_slice(&crate::now_ns().to_le_bytes());
+    commit.extend_from_slice(&count.to_le_bytes());
+    w.append(RecordKind::Commit, &[&commit])?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -29,7 +29,7 @@ pub const DEFAULT_PACK_TARGET: u64 = 256 << 20;
 /// Bytes of decompressed chunks kept per open store.
 const CACHE_BYTES: usize = 64 << 20;
 /// An `Entries` record is written when this many bytes of entries are pending.
-const ENTRIES_FLUSH: usize = 1 << 20;
+pub(crate) const ENTRIES_FLUSH: usize = 1 << 20;
 
 /// Settings chosen at `kairos init`, stored in the config file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
