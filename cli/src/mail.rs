@@ -1,5 +1,5 @@
 //! `kairos mail ls|export`: mailboxes, folders, messages and attachments of
-//! a .pst/.ost file (an .edb later), read from a file or, with `--store`, from
+//! a .pst/.ost file or an Exchange .edb database, read from a file or, with `--store`, from
 //! a stream as of `--at` without restoring it.
 
 use std::path::{Path, PathBuf};
@@ -15,7 +15,7 @@ use crate::args::Global;
 pub enum MailCommand {
     /// List mailboxes, folders, messages or attachments under PATH (one level; -r: the whole subtree).
     Ls {
-        /// A .pst/.ost file, or a stream name with --store.
+        /// A .pst/.ost/.edb file, or a stream name with --store.
         source: String,
         /// Item path (as printed by `mail ls`); default: the top.
         path: Option<String>,
@@ -25,7 +25,7 @@ pub enum MailCommand {
     },
     /// Export one item: a message as EML, an attachment as its original bytes.
     Export {
-        /// A .pst/.ost file, or a stream name with --store.
+        /// A .pst/.ost/.edb file, or a stream name with --store.
         source: String,
         /// Item path of a message or attachment (as printed by `mail ls`).
         item_path: String,
