@@ -159,6 +159,28 @@ fn demo_walkthrough_runs_and_tells_the_story() {
     let (_, t_before, _) = output_of(&format!("{} ese tables", str_of(d, "present_at")));
     let (_, t_after, _) = output_of(&format!("{} ese tables", str_of(d, "gone_at")));
     assert!(t_before.contains(table) && t_before != t_after);
+    // The same story through `kairos mail`: listed in its folder and
+    // exported as EML at 14:01; the export at 14:03 fails (step marked
+    // failing above).
+    let subject = str_of(d, "subject");
+    let (_, listed, _) = output_of(&format!(
+        "mail ls exchange/mailboxes.edb {}",
+        str_of(d, "folder_item")
+    ));
+    assert!(listed.contains(subject), "{subject} not listed: {listed}");
+    let eml = std::fs::read(cwd.join("deleted-message.eml")).expect("EML exported");
+    let parsed = mail_parser::MessageParser::default()
+        .parse(&eml)
+        .expect("EML parses");
+    assert_eq!(parsed.subject(), Some(subject));
+    let names: Vec<&str> = parsed
+        .attachments()
+        .filter_map(mail_parser::MimeHeaders::attachment_name)
+        .collect();
+    assert_eq!(names, [attachment]);
+    assert!(!cwd.join("gone.eml").exists());
+    let (_, _, gone_err) = output_of("-o gone.eml");
+    assert!(gone_err.contains("not found"), "{gone_err}");
 
     // Restores equal the captured bytes: every version of every stream by
     // its BLAKE3 in the report, and the first versions against independent

@@ -193,6 +193,12 @@ pub struct DeletedMessage {
     pub subject: String,
     /// Folder path.
     pub folder: String,
+    /// Item path of its folder as `kairos mail ls` prints it (mailbox
+    /// display name, then folder names).
+    pub folder_item: String,
+    /// Item path of the message as `kairos mail ls` prints it: the folder's,
+    /// then `Subject [MailboxNumber.MessageDocumentId]`.
+    pub message_item: String,
     /// Names of its attachments.
     pub attachments: Vec<String>,
     /// An instant at which it is still there (RFC 3339).
@@ -462,11 +468,21 @@ fn prepare_dir(dir: &Path, force: bool) -> Result<(), DemoError> {
 /// first mailbox's Inbox.
 fn quarterly_report(
     manifest: &Manifest,
-) -> Option<(i32, String, &crate::exchange::MessageManifest)> {
+) -> Option<(
+    &crate::exchange::MailboxManifest,
+    String,
+    &crate::exchange::MessageManifest,
+)> {
     let mailbox = manifest.mailboxes.first()?;
     let inbox = mailbox.folders.iter().find(|f| f.name == "Inbox")?;
     let msg = inbox.messages.iter().find(|m| !m.attachments.is_empty())?;
-    Some((mailbox.number, inbox.path.clone(), msg))
+    Some((mailbox, inbox.path.clone(), msg))
+}
+
+/// One segment of a `kairos mail` item path (`/` and `%` escaped as the
+/// item tree escapes them).
+fn item_segment(name: &str) -> String {
+    name.replace('%', "%25").replace('/', "%2F")
 }
 
 fn exchange_day(
@@ -487,9 +503,24 @@ fn exchange_day(
     let (mailbox, folder, msg) = quarterly_report(&manifest).ok_or_else(|| {
         DemoError::Invalid("the generated mailbox has no Inbox message with an attachment".into())
     })?;
+    let folder_item = std::iter::once(mailbox.owner.name.as_str())
+        .chain(folder.split('/').filter(|s| !s.is_empty()))
+        .map(item_segment)
+        .collect::<Vec<_>>()
+        .join("/");
+    let message_item = format!(
+        "{folder_item}/{}",
+        item_segment(&format!(
+            "{} [{}.{}]",
+            msg.subject, mailbox.number, msg.document_id
+        ))
+    );
+    let mailbox = mailbox.number;
     let deleted = DeletedMessage {
         stream: EXCHANGE_STREAM.to_owned(),
         mailbox,
+        folder_item,
+        message_item,
         message_table: format!("Message_{mailbox}"),
         attachment_table: format!("Attachment_{mailbox}"),
         document_id: msg.document_id,
@@ -706,6 +737,50 @@ fn walkthrough(r: &DemoReport, pst: bool) -> Vec<Step> {
                 "jsonl",
             ],
         ),
+        Step::new(
+            format!("at {}: the message in its mailbox folder", d.present_at),
+            &[
+                "--store",
+                s,
+                "--at",
+                &d.present_at,
+                "mail",
+                "ls",
+                EXCHANGE_STREAM,
+                &d.folder_item,
+            ],
+        ),
+        Step::new(
+            format!("the deleted message as EML, as of {}", d.present_at),
+            &[
+                "--store",
+                s,
+                "--at",
+                &d.present_at,
+                "mail",
+                "export",
+                EXCHANGE_STREAM,
+                &d.message_item,
+                "-o",
+                "deleted-message.eml",
+            ],
+        ),
+        Step::new(
+            format!("at {}: the message is gone", d.gone_at),
+            &[
+                "--store",
+                s,
+                "--at",
+                &d.gone_at,
+                "mail",
+                "export",
+                EXCHANGE_STREAM,
+                &d.message_item,
+                "-o",
+                "gone.eml",
+            ],
+        )
+        .failing(),
         Step::new(
             "get the whole database back as it was before the cleanup",
             &[
