@@ -15,7 +15,9 @@
 //! stored, minus the MIME structure headers that describe the original body;
 //! otherwise headers built from the MAPI properties. Non-ASCII header text is
 //! RFC 2047-encoded (UTF-8, base64), body parts are base64, so the output is
-//! 7-bit clean with CRLF line ends.
+//! 7-bit clean with CRLF line ends — except an embedded message kept in its
+//! Internet form ([`AttachmentContent::Rfc822`]), written byte for byte
+//! (`Content-Transfer-Encoding: 8bit` when it is not ASCII).
 
 use std::io::{self, Write};
 

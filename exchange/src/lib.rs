@@ -1,7 +1,23 @@
 //! Mailboxes, folders, messages and attachments from Outlook PST/OST files
-//! (and, later, Exchange EDB databases), as one item tree with EML export.
+//! and Exchange EDB databases, as one item tree with EML export.
 //!
 //! What is read:
+//! - Exchange 2010–2019 mailbox databases ([`edb`]) through the pure-Rust
+//!   ESE reader `kairos-ese`, on any `Source` (engine views in place):
+//!   mailboxes (`Mailbox`, else the `Folder_N` table names; dirty-shutdown
+//!   and header warnings as mailbox notes), the folder tree (`Folder_N`,
+//!   names and container classes from columns or the property blob),
+//!   Recoverable Items and its subfolders with their messages marked
+//!   deleted, message listings from `Message_N` without bodies, whole
+//!   messages (subject, sender, on-behalf-of, recipients from
+//!   `RecipientList`, dates, Internet ids and headers, PR_BODY, PR_HTML /
+//!   `NativeBody`, PR_RTF_COMPRESSED), attachments from `Attachment_N`
+//!   (linked by `SubobjectsBlob` or `MessageDocumentId`; files, inline
+//!   images with Content-ID, embedded messages stored in RFC 5322 form
+//!   passed through as message/rfc822). "ProP" property blobs are decoded
+//!   per exchange-store.md §4 ([`edb::prop_blob`]), `PropertyBlobDelta`
+//!   merged over `PropertyBlob`; a value that cannot be decoded marks the
+//!   item damaged and names table, page and column.
 //! - PST/OST/PAB through libpff ([`pst`]): ANSI and Unicode files, 4 KiB-page
 //!   OSTs, both encodings; folders, messages (subject without the prefix
 //!   marker, sender, recipients, dates, class, Internet headers), plain,
@@ -16,15 +32,26 @@
 //! - The model ([`model`]) and the item tree ([`tree`]) are reader-neutral;
 //!   [`eml`] writes any model message as RFC 5322/MIME.
 //!
-//! Not yet: Exchange EDB mailboxes (the `edb` module, to come); MSG export;
+//! Not yet for EDB (the store's on-disk schema is unpublished; everything
+//! above is checked on generated databases only — no real mailbox database
+//! is public): values moved out of the blob (NEAR/FAR, `SeparatedPropertyNN`,
+//! `OffPagePropertyBlob`, `LargePropertyValueBlob`) are reported, not read;
+//! named properties (`ExtendedPropertyNameMapping_N`), so contact and
+//! calendar details; embedded messages stored as message rows; associated
+//! (hidden) messages are not listed; messages filed directly in the root
+//! folder are not shown; Xpress9/10-compressed columns (`kairos-ese`
+//! reports them).
+//!
+//! Not yet: MSG export;
 //! task and note fields as text; named properties beyond the contact and
 //! calendar ones listed in [`pst`]; HTML de-encapsulated from RTF
 //! (`\fromhtml`) — an RTF-only body is exported as a plain-text rendering
 //! ([`rtf::to_text`]) plus the RTF itself. 4 KiB-page OSTs (wVer 36) are
 //! left to libpff and untested: no public sample has been found.
 //!
-//! Format notes: `../shared/docs/formats/pst.md` (PST/OST) and
-//! `exchange-store.md` (the MAPI message model).
+//! Format notes: `../shared/docs/formats/pst.md` (PST/OST),
+//! `exchange-store.md` (the Exchange store schema and the MAPI message
+//! model) and `ese.md` (the database engine underneath).
 
 pub mod edb;
 pub mod eml;

@@ -1,5 +1,5 @@
 //! The mailbox model shared by every mail reader in this crate (PST/OST
-//! through libpff now, Exchange EDB later): Mailbox → Folder → Message →
+//! through libpff, Exchange EDB through kairos-ese): Mailbox → Folder → Message →
 //! Attachment, as plain data decoded from MAPI properties.
 //!
 //! A reader implements [`MailStore`]; [`crate::tree::MailboxTree`] turns any
