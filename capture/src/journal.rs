@@ -28,7 +28,8 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
+use std::time::Duration;
 
 use crate::event::{MAX_ENCODED_EVENT, WriteEvent};
 use crate::sink::{CaptureError, EventSink, Result};
@@ -425,6 +426,8 @@ fn write_acked(dir: &Path, seq: u64) -> Result<()> {
 #[derive(Debug)]
 pub struct JournalSink {
     journal: Mutex<Journal>,
+    /// Signalled on every append: the agent's sender sleeps on it.
+    appended: Condvar,
 }
 
 impl JournalSink {
@@ -432,7 +435,23 @@ impl JournalSink {
     pub fn new(journal: Journal) -> Self {
         Self {
             journal: Mutex::new(journal),
+            appended: Condvar::new(),
         }
+    }
+
+    /// Waits until an event with a sequence number above `seq` is
+    /// appended, or `timeout` passed: the sender ships a write as soon as
+    /// it is captured instead of at its next polling tick.
+    pub fn wait_appended(&self, seq: u64, timeout: Duration) {
+        let guard = self
+            .journal
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        drop(
+            self.appended
+                .wait_timeout_while(guard, timeout, |j| j.last_seq() <= seq)
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
     }
 
     /// Runs `f` with the journal locked (the sender reads and acknowledges
@@ -448,7 +467,9 @@ impl JournalSink {
 
 impl EventSink for JournalSink {
     fn submit(&self, event: WriteEvent) -> Result<u64> {
-        self.with(|j| j.append(&event))
+        let seq = self.with(|j| j.append(&event))?;
+        self.appended.notify_all();
+        Ok(seq)
     }
 
     fn sync(&self) -> Result<()> {

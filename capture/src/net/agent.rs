@@ -8,9 +8,10 @@
 //! 1. connects and authenticates; the server's Welcome says up to which
 //!    sequence it already holds this agent's events durably, which becomes
 //!    the journal's acknowledged watermark;
-//! 2. every [`AgentConfig::flush_interval`] writes what the capture path
+//! 2. as soon as the capture path appends an event (and at least every
+//!    [`AgentConfig::flush_interval`]) writes what the capture path
 //!    buffered into the journal file (so writes the application never
-//!    fsyncs still leave within milliseconds), reads the unacknowledged
+//!    fsyncs still leave at once), reads the unacknowledged
 //!    records and sends them in batches of up to [`BATCH_BYTES`]. The local
 //!    fsync is not on this path: the application's own fsync pays for it,
 //!    and the server's ack makes the events durable there anyway;
@@ -234,15 +235,15 @@ fn session(config: &AgentConfig, sink: &JournalSink, stop: &AtomicBool) -> Resul
         config.server
     );
     loop {
-        let batch = sink.with(|j| -> Result<_> {
+        let (batch, seen) = sink.with(|j| -> Result<_> {
             j.write_pending()?;
-            j.read_from(offset, BATCH_BYTES)
+            Ok((j.read_from(offset, BATCH_BYTES)?, j.last_seq()))
         })?;
         let Some(last) = batch.last() else {
             if stop.load(Ordering::SeqCst) {
                 return Ok(());
             }
-            std::thread::sleep(config.flush_interval);
+            sink.wait_appended(seen, config.flush_interval);
             continue;
         };
         let next_offset = last.next_offset;

@@ -57,9 +57,14 @@ pub fn sequence_stream(agent: &str) -> String {
 
 /// The backup server.
 pub struct Server {
-    store: Mutex<Store>,
+    store: Store,
     tokens: Tokens,
-    durable: Mutex<HashMap<String, u64>>,
+    /// Per agent, the highest sequence durably ingested (`None`: not read
+    /// from the store yet). Each agent's slot is locked across that agent's
+    /// ingest, so two connections of one agent (a replay racing a lingering
+    /// connection) never ingest the same events twice, while different
+    /// agents' ingests run at once and share the engine's group commit.
+    agents: Mutex<HashMap<String, Arc<Mutex<Option<u64>>>>>,
     config: ServerConfig,
 }
 
@@ -90,16 +95,23 @@ impl Server {
     /// store's single writer) and accepting the agents in `tokens`.
     pub fn new(store: Store, tokens: Tokens, config: ServerConfig) -> Arc<Self> {
         Arc::new(Self {
-            store: Mutex::new(store),
+            store,
             tokens,
-            durable: Mutex::new(HashMap::new()),
+            agents: Mutex::new(HashMap::new()),
             config,
         })
     }
 
-    /// Runs `f` with the store locked (nothing is ingested meanwhile).
-    pub fn with_store<T>(&self, f: impl FnOnce(&mut Store) -> T) -> T {
-        f(&mut self.store.lock().unwrap_or_else(PoisonError::into_inner))
+    /// Runs `f` on the store (ingests may run meanwhile: what `f` sees is
+    /// the store as of some acknowledged ingest).
+    pub fn with_store<T>(&self, f: impl FnOnce(&Store) -> T) -> T {
+        f(&self.store)
+    }
+
+    /// The durable-sequence slot of `agent`.
+    fn slot(&self, agent: &str) -> Arc<Mutex<Option<u64>>> {
+        let mut agents = self.agents.lock().unwrap_or_else(PoisonError::into_inner);
+        Arc::clone(agents.entry(agent.to_owned()).or_default())
     }
 
     /// Accepts agents until the listener fails; with `tls`, every
@@ -237,19 +249,13 @@ impl Server {
 
     /// Highest sequence durably ingested for `agent` (0 if none).
     fn durable_of(&self, agent: &str) -> Result<u64> {
-        if let Some(&d) = self
-            .durable
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(agent)
-        {
-            return Ok(d);
-        }
-        let d = self.with_store(|s| read_sequence(s, agent))?;
-        self.durable
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(agent.to_owned(), d);
+        let slot = self.slot(agent);
+        let mut durable = slot.lock().unwrap_or_else(PoisonError::into_inner);
+        let d = match *durable {
+            Some(d) => d,
+            None => read_sequence(&self.store, agent)?,
+        };
+        *durable = Some(d);
         Ok(d)
     }
 
@@ -258,8 +264,9 @@ impl Server {
         agent: &str,
         events: Vec<(u64, WriteEvent)>,
     ) -> Result<u64, ConnError> {
-        // The store lock is a std mutex and ingest fsyncs: run it off the
-        // async workers so other agents keep being served meanwhile.
+        // Ingest blocks (it fsyncs, or waits for the group commit another
+        // agent leads): run it off the async workers so other agents keep
+        // being served meanwhile.
         let me = Arc::clone(self);
         let agent = agent.to_owned();
         tokio::task::spawn_blocking(move || me.ingest(&agent, &events))
@@ -271,15 +278,15 @@ impl Server {
     /// Ingests the events of `agent` newer than its durable sequence, with
     /// the new sequence in the same batch. Returns the durable sequence.
     pub fn ingest(&self, agent: &str, events: &[(u64, WriteEvent)]) -> Result<u64> {
-        let store = self.store.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut durable = self.durable.lock().unwrap_or_else(PoisonError::into_inner);
-        let known = match durable.get(agent) {
-            Some(&d) => d,
-            None => read_sequence(&store, agent)?,
+        let slot = self.slot(agent);
+        let mut durable = slot.lock().unwrap_or_else(PoisonError::into_inner);
+        let known = match *durable {
+            Some(d) => d,
+            None => read_sequence(&self.store, agent)?,
         };
         let fresh: Vec<&(u64, WriteEvent)> = events.iter().filter(|(s, _)| *s > known).collect();
         let Some(&&(last, _)) = fresh.last() else {
-            durable.insert(agent.to_owned(), known);
+            *durable = Some(known);
             return Ok(known);
         };
         let mut batch: Vec<kairos_engine::WriteEvent> =
@@ -292,8 +299,8 @@ impl Server {
                 data: last.to_le_bytes().to_vec(),
             },
         }));
-        store.ingest(&batch)?;
-        durable.insert(agent.to_owned(), last);
+        self.store.ingest(&batch)?;
+        *durable = Some(last);
         Ok(last)
     }
 }
