@@ -32,8 +32,9 @@
 //! - the engine has no "stream removed" record: an unlinked file is stored
 //!   as length 0 ([`store_sink`]), and restored directories hold an empty
 //!   file where a removed one was; empty directories are not captured;
-//! - the shim serves requests on one thread (simple ordering argument; small
-//!   writes pay for it, see docs/PERFORMANCE.md "Capture"); hard links,
+//! - the shim serves requests on one thread (simple ordering argument; the
+//!   capture's durable writes run off it, see docs/PERFORMANCE.md
+//!   "Capture" for what small writes still cost); hard links,
 //!   `RENAME_EXCHANGE`/`RENAME_NOREPLACE`, xattrs and locks are passed to the
 //!   kernel's defaults or refused, not captured;
 //! - NBD: simple replies only (no structured replies, block status, TLS).

@@ -19,7 +19,22 @@
 //! fsync returns, its writes are in the store (or the spool journal).
 //!
 //! Requests are served by one thread, so events are submitted in exactly the
-//! order the real file system saw the changes. Files that already exist at
+//! order the real file system saw the changes. The thread only hands events
+//! to the sink, which makes them durable off the request path (the store
+//! sink ingests on a thread of its own, the spool journal writes behind):
+//! the request thread pays for the copy into the real file and into the
+//! event, not for hashing, compressing or fsyncing the capture. A single
+//! application thread writing without the writeback cache waits for each
+//! request anyway, so more request threads would not make it faster.
+//!
+//! With [`Shim::writeback_cache`] (opt-in, `--writeback-cache`) the kernel
+//! buffers writes and sends them in large requests when it writes its page
+//! cache back. The capture contract then reads: every fsync and close is
+//! exact (the kernel writes its dirty pages back before it sends them); an
+//! instant between them shows only what the kernel had written back by
+//! then, in the order it chose, which is a state a crash of a local disk at
+//! that instant could have left — what databases are built to recover from,
+//! and what the SQLite acceptance test checks in this mode too. Files that already exist at
 //! mount time get a baseline (their full contents as writes) first, so the
 //! store knows them before their first change. Names that are not UTF-8 are
 //! passed through but not captured (with a warning).
@@ -234,13 +249,13 @@ impl Shim {
     /// the kernel keeps the application's writes in its page cache and
     /// sends them to the shim in large requests when it writes them back
     /// (background writeback, close, fsync), instead of one request per
-    /// `write` call. Small writes get several times faster; what the
-    /// capture records changes (see "Writeback cache" in
-    /// `docs/ARCHITECTURE.md`): each fsync and close is still exact, but an
-    /// instant between them shows what the kernel had written back by then,
-    /// which may lag the application's writes (up to the kernel's dirty
-    /// expiry, 30 s by default) and hold them in another order — a state a
-    /// crash of a local disk at that instant could have left.
+    /// `write` call: fewer requests for small writes, at the price of
+    /// what an instant between fsyncs shows (see the module documentation):
+    /// each fsync and close is still exact, but an instant between them
+    /// shows what the kernel had written back by then, which may lag the
+    /// application's writes (up to the kernel's dirty expiry, 30 s by
+    /// default) and hold them in another order — a state a crash of a local
+    /// disk at that instant could have left.
     #[must_use]
     pub fn writeback_cache(mut self, on: bool) -> Self {
         self.writeback_cache = on;

@@ -1,6 +1,7 @@
 //! `kairos shim` end to end: a file written and fsynced through the mount
 //! point is in the store (read back with `kairos cat`) once fsync returned,
-//! and a file present before the shim started is recorded as a baseline.
+//! and a file present before the shim started is recorded as a baseline —
+//! with and without the kernel's writeback cache.
 #![allow(clippy::unwrap_used)]
 
 mod capture_common;
@@ -27,6 +28,17 @@ fn cat(store: &std::path::Path, stream: &str) -> Vec<u8> {
 
 #[test]
 fn kairos_shim_captures_fsynced_writes_and_a_baseline() {
+    shim_captures_fsynced_writes_and_a_baseline(&[]);
+}
+
+/// With the kernel's writeback cache the write reaches the shim only when
+/// the kernel writes it back: fsync must still return after it is stored.
+#[test]
+fn kairos_shim_with_writeback_cache_captures_fsynced_writes_and_a_baseline() {
+    shim_captures_fsynced_writes_and_a_baseline(&["--writeback-cache"]);
+}
+
+fn shim_captures_fsynced_writes_and_a_baseline(options: &[&str]) {
     assert!(
         std::path::Path::new("/dev/fuse").exists(),
         "/dev/fuse is missing: kairos shim needs FUSE"
@@ -44,6 +56,7 @@ fn kairos_shim_captures_fsynced_writes_and_a_baseline() {
     cmd.arg("--store")
         .arg(&store)
         .arg("shim")
+        .args(options)
         .arg(&src)
         .arg(&mnt);
     let (mut shim, _) = Proc::start(cmd, "kairos: capturing writes");
