@@ -1,9 +1,20 @@
 //! Chunks: one distinct block content, BLAKE3-addressed, zstd-compressed.
 //!
-//! A chunk record's payload is `blake3 [32] | raw_len u32 | dict_no u32 |
-//! zstd frame`. `dict_no` 0 means no dictionary; otherwise it names a
-//! `Dict` record of the store (per-block zstd without a dictionary loses
-//! about a quarter of the ratio on 8 KiB database pages).
+//! New chunks are stored in *groups*: the chunks of one batch, in batch
+//! order, up to [`GROUP_BYTES`] of plain bytes per group, compressed as one
+//! zstd frame. A `Group` record's payload is `dict_no u32 | count u32 |
+//! (blake3 [32] | raw_len u32) × count | zstd frame of the concatenation`.
+//! Each chunk stays addressed by its own BLAKE3 (the index points at the
+//! record and the member number); reading one decompresses the group, and
+//! the chunk cache keeps every member. One frame for a run of pages
+//! compresses about 5 % smaller than a frame per 8 KiB page, and saves
+//! the per-record header.
+//!
+//! The older `Chunk` record (still read) holds one chunk: `blake3 [32] |
+//! raw_len u32 | dict_no u32 | zstd frame`. `dict_no` 0 means no
+//! dictionary; otherwise it names a `Dict` record of the store (per-block
+//! zstd without a dictionary loses about a quarter of the ratio on 8 KiB
+//! database pages).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -24,6 +35,10 @@ pub const DICT_MIN_SAMPLES: usize = 256;
 pub const DICT_MAX_SAMPLES: usize = 2048;
 /// Length of the chunk payload header (hash, raw_len, dict_no).
 pub const CHUNK_HEADER: usize = 40;
+/// Plain bytes gathered into one group (one zstd frame).
+pub const GROUP_BYTES: usize = 128 << 10;
+/// Largest plain size of a group a reader accepts (bounds allocations).
+pub const MAX_GROUP_RAW: usize = 16 << 20;
 
 /// BLAKE3 of `data`, with all-zero blocks mapped to the zero hash (they are
 /// never stored).
@@ -155,6 +170,42 @@ pub fn decode(payload: &[u8]) -> Option<(Hash, u32, u32, &[u8])> {
     let raw_len = u32::from_le_bytes(payload.get(32..36)?.try_into().ok()?);
     let dict_no = u32::from_le_bytes(payload.get(36..40)?.try_into().ok()?);
     Some((hash, raw_len, dict_no, payload.get(40..)?))
+}
+
+/// One member of a group: its hash and plain length.
+pub type Member = (Hash, u32);
+
+/// The `Group` record payload header (everything before the frame).
+pub fn encode_group_header(dict_no: u32, members: &[Member]) -> Vec<u8> {
+    let mut h = Vec::with_capacity(8 + members.len() * 36);
+    h.extend_from_slice(&dict_no.to_le_bytes());
+    h.extend_from_slice(&(members.len() as u32).to_le_bytes());
+    for (hash, len) in members {
+        h.extend_from_slice(hash);
+        h.extend_from_slice(&len.to_le_bytes());
+    }
+    h
+}
+
+/// Splits a `Group` payload into (dict_no, members, frame). `None` if the
+/// header is cut short or its plain size exceeds [`MAX_GROUP_RAW`].
+pub fn decode_group(payload: &[u8]) -> Option<(u32, Vec<Member>, &[u8])> {
+    let dict_no = u32::from_le_bytes(payload.get(..4)?.try_into().ok()?);
+    let count = u32::from_le_bytes(payload.get(4..8)?.try_into().ok()?) as usize;
+    let table = payload.get(8..8 + count.checked_mul(36)?)?;
+    let members: Vec<Member> = table
+        .chunks_exact(36)
+        .map(|m| {
+            let mut h = [0u8; 32];
+            h.copy_from_slice(&m[..32]);
+            (h, u32::from_le_bytes([m[32], m[33], m[34], m[35]]))
+        })
+        .collect();
+    let raw: usize = members.iter().map(|(_, l)| *l as usize).sum();
+    if raw > MAX_GROUP_RAW {
+        return None;
+    }
+    Some((dict_no, members, payload.get(8 + count * 36..)?))
 }
 
 #[cfg(test)]

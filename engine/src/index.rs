@@ -215,18 +215,32 @@ pub struct Loc {
     pub offset: u64,
     /// Payload length of the record.
     pub payload_len: u32,
+    /// The chunk's position in a `Group` record (0 for a `Chunk` record).
+    pub member: u32,
 }
 
 impl Loc {
-    fn encode(self) -> [u8; 16] {
-        let mut v = [0u8; 16];
+    /// A whole record (a `Chunk` or `Dict` record, or a group's first member).
+    pub fn record(pack: u32, offset: u64, payload_len: u32) -> Self {
+        Loc {
+            pack,
+            offset,
+            payload_len,
+            member: 0,
+        }
+    }
+
+    fn encode(self) -> [u8; 20] {
+        let mut v = [0u8; 20];
         v[..4].copy_from_slice(&self.pack.to_be_bytes());
         v[4..12].copy_from_slice(&self.offset.to_be_bytes());
-        v[12..].copy_from_slice(&self.payload_len.to_be_bytes());
+        v[12..16].copy_from_slice(&self.payload_len.to_be_bytes());
+        v[16..].copy_from_slice(&self.member.to_be_bytes());
         v
     }
     fn decode(v: &[u8], table: &'static str) -> IxResult<Self> {
-        if v.len() != 16 {
+        // 16 bytes: written before groups existed (no member field).
+        if v.len() != 20 && v.len() != 16 {
             return Err(IxError::Value(
                 table,
                 format!("location of {} bytes", v.len()),
@@ -236,6 +250,7 @@ impl Loc {
             pack: u32_from(v),
             offset: u64_from(&v[4..]),
             payload_len: u32_from(&v[12..]),
+            member: u32_from(v.get(16..).unwrap_or_default()),
         })
     }
 }

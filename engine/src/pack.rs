@@ -51,6 +51,8 @@ pub enum RecordKind {
     Commit = 4,
     /// The entry table of a sealed pack (see [`TrailerEntry`]).
     Trailer = 5,
+    /// Several chunks compressed as one zstd frame (see `chunk::Group`).
+    Group = 6,
 }
 
 impl RecordKind {
@@ -61,6 +63,7 @@ impl RecordKind {
             3 => RecordKind::Entries,
             4 => RecordKind::Commit,
             5 => RecordKind::Trailer,
+            6 => RecordKind::Group,
             _ => return None,
         })
     }

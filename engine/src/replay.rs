@@ -93,21 +93,38 @@ fn replay(
                 RecordKind::Chunk => {
                     let mut h: Hash = [0; 32];
                     read_small(inner, &file, id, r.offset + 8, &mut h)?;
-                    let loc = Loc {
-                        pack: id,
-                        offset: r.offset,
-                        payload_len: r.payload_len,
-                    };
+                    let loc = Loc::record(id, r.offset, r.payload_len);
                     index::put_chunk(txn, t, &h, loc, false).map_err(ix)?;
+                }
+                RecordKind::Group => {
+                    // dict_no u32 | count u32 | (hash [32] | raw_len u32) × count
+                    let mut head = [0u8; 8];
+                    read_small(inner, &file, id, r.offset + 8, &mut head)?;
+                    let count = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+                    let table_len = u64::from(count) * 36;
+                    if 8 + table_len > u64::from(r.payload_len) {
+                        return Err(StoreError::Pack {
+                            pack: path.clone(),
+                            offset: r.offset,
+                            detail: format!("group of {count} chunks does not fit its record"),
+                        });
+                    }
+                    let mut table = vec![0u8; table_len as usize];
+                    read_small(inner, &file, id, r.offset + 16, &mut table)?;
+                    for (i, m) in table.chunks_exact(36).enumerate() {
+                        let mut h: Hash = [0; 32];
+                        h.copy_from_slice(&m[..32]);
+                        let loc = Loc {
+                            member: i as u32,
+                            ..Loc::record(id, r.offset, r.payload_len)
+                        };
+                        index::put_chunk(txn, t, &h, loc, false).map_err(ix)?;
+                    }
                 }
                 RecordKind::Dict => {
                     let mut no = [0u8; 4];
                     read_small(inner, &file, id, r.offset + 8, &mut no)?;
-                    let loc = Loc {
-                        pack: id,
-                        offset: r.offset,
-                        payload_len: r.payload_len,
-                    };
+                    let loc = Loc::record(id, r.offset, r.payload_len);
                     index::put_dict(txn, t, u32::from_le_bytes(no), loc).map_err(ix)?;
                 }
                 RecordKind::Entries | RecordKind::Commit => {
@@ -156,11 +173,7 @@ fn replay(
             .flatten()
             .filter(|(p, _)| *p == pack_id)
         {
-            let (_, payload) = inner.read_record(Loc {
-                pack: pack_id,
-                offset: r.offset,
-                payload_len: r.payload_len,
-            })?;
+            let (_, payload) = inner.read_record(Loc::record(pack_id, r.offset, r.payload_len))?;
             let list = payload
                 .get(8..)
                 .and_then(Entry::decode_all)

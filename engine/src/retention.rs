@@ -12,7 +12,10 @@
 
 use std::collections::{HashMap, HashSet};
 
+use std::os::unix::fs::FileExt;
+
 use crate::Hash;
+use crate::chunk;
 use crate::entry::Entry;
 use crate::error::{Result, StoreError};
 use crate::index::{self, IxError, Loc, Tables};
@@ -175,10 +178,15 @@ impl Store {
             let seq = index::meta_u64(txn, t, "next_seq")?.unwrap_or(1);
             Ok((chunks, live, seq))
         })?;
-        let by_loc: HashMap<(u32, u64), Hash> = chunks
+        let by_loc: HashMap<(u32, u64, u32), Hash> = chunks
             .iter()
-            .map(|(h, l)| ((l.pack, l.offset), *h))
+            .map(|(h, l)| ((l.pack, l.offset, l.member), *h))
             .collect();
+        let is_live = |id: u32, offset: u64, member: u32, hash: Option<&Hash>| {
+            by_loc
+                .get(&(id, offset, member))
+                .is_some_and(|h| live.contains(h) && hash.is_none_or(|want| want == h))
+        };
         let mut report = GcReport::default();
         let mut rewrite = Vec::new();
         for &id in &ids {
@@ -193,12 +201,20 @@ impl Store {
                     detail: format!("gc cannot read this pack ({e}); run `kairos verify` first"),
                 });
             }
-            let dead = s.records.iter().any(|r| {
-                r.kind == RecordKind::Chunk
-                    && by_loc
-                        .get(&(id, r.offset))
-                        .is_none_or(|h| !live.contains(h))
-            });
+            let mut dead = false;
+            for r in &s.records {
+                dead |= match r.kind {
+                    RecordKind::Chunk => !is_live(id, r.offset, 0, None),
+                    RecordKind::Group => {
+                        let mut head = [0u8; 8];
+                        file.read_exact_at(&mut head, r.offset + 8)
+                            .map_err(StoreError::io(&path, "read group header"))?;
+                        let count = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+                        (0..count).any(|m| !is_live(id, r.offset, m, None))
+                    }
+                    _ => false,
+                };
+            }
             // Every batch in the store is superseded by the checkpoint this
             // gc writes; a pack that is mostly metadata is worth rewriting.
             let meta: u64 = s
@@ -228,23 +244,27 @@ impl Store {
         for (id, file, records) in &rewrite {
             let path = inner.pack_path(*id);
             for r in records {
-                let live_hash = by_loc.get(&(*id, r.offset)).filter(|h| live.contains(*h));
                 match r.kind {
-                    RecordKind::Chunk if live_hash.is_none() => {
-                        report.chunks_dropped += 1;
+                    RecordKind::Chunk | RecordKind::Dict => {}
+                    RecordKind::Group => {
+                        let kept = regroup(&inner, &mut out, *id, *r, &is_live, &mut moved)?;
+                        report.chunks_dropped += kept;
+                        out.roll()?;
                         continue;
                     }
-                    RecordKind::Chunk | RecordKind::Dict => {}
                     // Superseded by the checkpoint below.
                     RecordKind::Entries | RecordKind::Commit | RecordKind::Trailer => continue,
                 }
+                let live_hash = by_loc
+                    .get(&(*id, r.offset, 0))
+                    .filter(|h| live.contains(*h));
+                if r.kind == RecordKind::Chunk && live_hash.is_none() {
+                    report.chunks_dropped += 1;
+                    continue;
+                }
                 let raw = pack::read_raw(file, &path, *r)?;
                 let w = out.pack()?;
-                let loc = Loc {
-                    pack: w.id(),
-                    offset: w.append_raw(*r, &raw)?,
-                    payload_len: r.payload_len,
-                };
+                let loc = Loc::record(w.id(), w.append_raw(*r, &raw)?, r.payload_len);
                 if r.kind == RecordKind::Dict {
                     let no = raw
                         .get(8..12)
@@ -337,6 +357,84 @@ impl Output<'_> {
         }
         Ok(())
     }
+}
+
+/// Copies the live members of the group record `r` of pack `id` into
+/// `out`: verbatim when all are live, recompressed as a smaller group when
+/// some are dead, not at all when none is live. Records the new locations
+/// in `moved`; returns how many members were dropped.
+fn regroup(
+    inner: &crate::store::Inner,
+    out: &mut Output<'_>,
+    id: u32,
+    r: pack::RecordInfo,
+    is_live: &impl Fn(u32, u64, u32, Option<&Hash>) -> bool,
+    moved: &mut Vec<(Hash, Loc)>,
+) -> Result<u64> {
+    let path = inner.pack_path(id);
+    let (_, payload) = inner.read_record(Loc::record(id, r.offset, r.payload_len))?;
+    let (dict_no, members, _) = chunk::decode_group(&payload).ok_or_else(|| StoreError::Pack {
+        pack: path.clone(),
+        offset: r.offset,
+        detail: "group header is malformed".into(),
+    })?;
+    let keep: Vec<bool> = (0..members.len())
+        .map(|m| is_live(id, r.offset, m as u32, members.get(m).map(|(h, _)| h)))
+        .collect();
+    let dropped = keep.iter().filter(|k| !**k).count() as u64;
+    if dropped == members.len() as u64 {
+        return Ok(dropped);
+    }
+    let w = out.pack()?;
+    let pack_id = w.id();
+    if dropped == 0 {
+        let raw = pack::read_raw(&pack::open_pack(&path, id)?.0, &path, r)?;
+        let offset = w.append_raw(r, &raw)?;
+        for (m, (h, _)) in members.iter().enumerate() {
+            let loc = Loc {
+                member: m as u32,
+                ..Loc::record(pack_id, offset, r.payload_len)
+            };
+            moved.push((*h, loc));
+        }
+        return Ok(0);
+    }
+    let decoded = inner
+        .decode_record(Loc::record(id, r.offset, r.payload_len))
+        .map_err(|detail| StoreError::Pack {
+            pack: path.clone(),
+            offset: r.offset,
+            detail,
+        })?;
+    let live: Vec<&(Hash, std::sync::Arc<[u8]>)> = decoded
+        .iter()
+        .zip(&keep)
+        .filter_map(|(d, k)| k.then_some(d))
+        .collect();
+    let plain: Vec<u8> = live.iter().flat_map(|(_, d)| d.iter().copied()).collect();
+    let dict = if dict_no == 0 {
+        None
+    } else {
+        Some(inner.dict(dict_no).ok_or_else(|| StoreError::Pack {
+            pack: path.clone(),
+            offset: r.offset,
+            detail: format!("dictionary {dict_no} is missing"),
+        })?)
+    };
+    let frame = chunk::compress(&plain, dict.as_deref())
+        .map_err(|e| StoreError::Invalid(format!("zstd failed: {e}")))?;
+    let members: Vec<chunk::Member> = live.iter().map(|(h, d)| (*h, d.len() as u32)).collect();
+    let head = chunk::encode_group_header(dict_no, &members);
+    let offset = w.append(RecordKind::Group, &[&head, &frame])?;
+    let payload_len = (head.len() + frame.len()) as u32;
+    for (m, (h, _)) in members.iter().enumerate() {
+        let loc = Loc {
+            member: m as u32,
+            ..Loc::record(pack_id, offset, payload_len)
+        };
+        moved.push((*h, loc));
+    }
+    Ok(dropped)
 }
 
 /// Appends batch `seq` restating the whole index (see [`index::checkpoint`])

@@ -189,46 +189,50 @@ impl Inner {
     }
 
     /// The content of chunk `hash` stored at `loc`: read, crc-checked,
-    /// decompressed, BLAKE3-checked, cached. The error text names the pack,
-    /// the offset and what failed.
+    /// decompressed, BLAKE3-checked, cached (with the other members of its
+    /// group). The error text names the pack, the offset and what failed.
     pub fn load_chunk(&self, hash: &Hash, loc: Loc) -> std::result::Result<Arc<[u8]>, String> {
         if let Some(d) = self.cache.get(hash) {
             return Ok(d);
         }
-        let data: Arc<[u8]> = self.decode_chunk(hash, loc)?.into();
-        self.cache.insert(*hash, data.clone());
-        Ok(data)
+        let members = self.decode_record(loc)?;
+        for (h, data) in &members {
+            self.cache.insert(*h, data.clone());
+        }
+        pick(&members, hash, loc, || self.chunk_at(hash, loc))
     }
 
-    /// Like [`Inner::load_chunk`] without the cache (bulk restore, verify).
-    pub fn decode_chunk(&self, hash: &Hash, loc: Loc) -> std::result::Result<Vec<u8>, String> {
+    pub(crate) fn chunk_at(&self, hash: &Hash, loc: Loc) -> String {
+        format!(
+            "chunk {} in {} at offset {}",
+            hex(hash),
+            self.pack_path(loc.pack).display(),
+            loc.offset
+        )
+    }
+
+    /// Every chunk the record at `loc` holds (one for a `Chunk` record, all
+    /// members for a `Group`), decompressed and BLAKE3-checked. The error
+    /// names the pack and offset.
+    pub fn decode_record(&self, loc: Loc) -> std::result::Result<Members, String> {
         let path = self.pack_path(loc.pack);
-        let at = || {
-            format!(
-                "chunk {} in {} at offset {}",
-                hex(hash),
-                path.display(),
-                loc.offset
-            )
-        };
+        let at = || format!("record in {} at offset {}", path.display(), loc.offset);
         let (kind, payload) = self
             .read_record(loc)
             .map_err(|e| format!("{}: {e}", at()))?;
-        if kind != RecordKind::Chunk {
-            return Err(format!("{}: record is a {kind:?}, not a chunk", at()));
-        }
-        let (stored, raw_len, dict_no, frame) = chunk::decode(&payload)
-            .ok_or_else(|| format!("{}: chunk header is cut short", at()))?;
-        if stored != *hash {
-            return Err(format!(
-                "{}: record holds chunk {} instead",
-                at(),
-                hex(&stored)
-            ));
-        }
-        if raw_len as usize > 1 << 20 {
-            return Err(format!("{}: raw length {raw_len} is implausible", at()));
-        }
+        let (dict_no, members, frame) = match kind {
+            RecordKind::Chunk => {
+                let (hash, raw_len, dict_no, frame) = chunk::decode(&payload)
+                    .ok_or_else(|| format!("{}: chunk header is cut short", at()))?;
+                if raw_len as usize > 1 << 20 {
+                    return Err(format!("{}: raw length {raw_len} is implausible", at()));
+                }
+                (dict_no, vec![(hash, raw_len)], frame)
+            }
+            RecordKind::Group => chunk::decode_group(&payload)
+                .ok_or_else(|| format!("{}: group header is malformed", at()))?,
+            other => return Err(format!("{}: record is a {other:?}, not a chunk", at())),
+        };
         let dict = if dict_no == 0 {
             None
         } else {
@@ -237,15 +241,27 @@ impl Inner {
                     .ok_or_else(|| format!("{}: dictionary {dict_no} is missing", at()))?,
             )
         };
-        let data = chunk::decompress(frame, raw_len as usize, dict.as_deref())
+        let raw: usize = members.iter().map(|(_, l)| *l as usize).sum();
+        let data = chunk::decompress(frame, raw, dict.as_deref())
             .map_err(|e| format!("{}: zstd: {e}", at()))?;
-        if blake3::hash(&data).as_bytes() != hash {
-            return Err(format!("{}: content fails its BLAKE3 check", at()));
+        let mut out = Vec::with_capacity(members.len());
+        let mut off = 0;
+        for (hash, len) in members {
+            let part = &data[off..off + len as usize];
+            off += len as usize;
+            if blake3::hash(part).as_bytes() != &hash {
+                return Err(format!(
+                    "{}: chunk {} fails its BLAKE3 check",
+                    at(),
+                    hex(&hash)
+                ));
+            }
+            out.push((hash, Arc::from(part)));
         }
-        Ok(data)
+        Ok(out)
     }
 
-    fn dict(&self, no: u32) -> Option<Arc<chunk::Prepared>> {
+    pub(crate) fn dict(&self, no: u32) -> Option<Arc<chunk::Prepared>> {
         if let Some(d) = self
             .dicts
             .read()
@@ -308,6 +324,23 @@ impl Inner {
             }
         }
         Ok(())
+    }
+}
+
+/// The chunks of one record, in record order.
+pub type Members = Vec<(Hash, Arc<[u8]>)>;
+
+/// Chunk `hash`, member `loc.member` of `members`.
+pub(crate) fn pick(
+    members: &[(Hash, Arc<[u8]>)],
+    hash: &Hash,
+    loc: Loc,
+    at: impl Fn() -> String,
+) -> std::result::Result<Arc<[u8]>, String> {
+    match members.get(loc.member as usize) {
+        Some((h, d)) if h == hash => Ok(d.clone()),
+        Some((h, _)) => Err(format!("{}: record holds chunk {} instead", at(), hex(h))),
+        None => Err(format!("{}: the record has no member {}", at(), loc.member)),
     }
 }
 
@@ -856,35 +889,53 @@ impl<'s> Batch<'s> {
             return Ok(());
         }
         self.maybe_train(fresh)?;
-        let dict_no = self
-            .inner
-            .dicts
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .current;
-        let dict = self
-            .inner
-            .dicts
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(dict_no);
-        let frames: Vec<std::result::Result<Vec<u8>, String>> = fresh
+        let (dict_no, dict) = {
+            let d = self
+                .inner
+                .dicts
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            (d.current, d.get(d.current))
+        };
+        // Runs of up to GROUP_BYTES, in batch order.
+        let mut groups: Vec<&[(Hash, &[u8])]> = Vec::new();
+        let mut rest = fresh;
+        while !rest.is_empty() {
+            let mut n = 0;
+            let mut bytes = 0;
+            while let Some((_, d)) = rest.get(n)
+                && (n == 0 || bytes + d.len() <= chunk::GROUP_BYTES)
+            {
+                bytes += d.len();
+                n += 1;
+            }
+            let (g, r) = rest.split_at(n);
+            groups.push(g);
+            rest = r;
+        }
+        let frames: Vec<std::result::Result<Vec<u8>, String>> = groups
             .par_iter()
-            .map(|(_, data)| chunk::compress(data, dict.as_deref()))
+            .map(|g| {
+                let plain: Vec<u8> = g.iter().flat_map(|(_, d)| d.iter().copied()).collect();
+                chunk::compress(&plain, dict.as_deref())
+            })
             .collect();
-        let pack_id = self.active().id();
-        for ((hash, data), frame) in fresh.iter().zip(frames) {
+        for (g, frame) in groups.iter().zip(frames) {
             let frame = frame.map_err(|e| StoreError::Invalid(format!("zstd failed: {e}")))?;
-            let head = chunk::encode_header(hash, data.len() as u32, dict_no);
-            let offset = self.active().append(RecordKind::Chunk, &[&head, &frame])?;
-            let loc = Loc {
-                pack: pack_id,
-                offset,
-                payload_len: (head.len() + frame.len()) as u32,
-            };
-            self.with(|txn, t| index::put_chunk(txn, t, hash, loc, false))?;
-            self.ack.new_chunks += 1;
-            self.ack.stored_bytes += u64::from(loc.payload_len) + pack::RECORD_OVERHEAD;
+            let members: Vec<chunk::Member> = g.iter().map(|(h, d)| (*h, d.len() as u32)).collect();
+            let head = chunk::encode_group_header(dict_no, &members);
+            let pack_id = self.active().id();
+            let offset = self.active().append(RecordKind::Group, &[&head, &frame])?;
+            let payload_len = (head.len() + frame.len()) as u32;
+            for (i, (hash, _)) in g.iter().enumerate() {
+                let loc = Loc {
+                    member: i as u32,
+                    ..Loc::record(pack_id, offset, payload_len)
+                };
+                self.with(|txn, t| index::put_chunk(txn, t, hash, loc, false))?;
+            }
+            self.ack.new_chunks += g.len() as u64;
+            self.ack.stored_bytes += u64::from(payload_len) + pack::RECORD_OVERHEAD;
         }
         Ok(())
     }
@@ -922,11 +973,7 @@ impl<'s> Batch<'s> {
         let offset = self
             .active()
             .append(RecordKind::Dict, &[&no.to_le_bytes(), &dict])?;
-        let loc = Loc {
-            pack: pack_id,
-            offset,
-            payload_len: (4 + dict.len()) as u32,
-        };
+        let loc = Loc::record(pack_id, offset, (4 + dict.len()) as u32);
         self.with(|txn, t| index::put_dict(txn, t, no, loc))
     }
 

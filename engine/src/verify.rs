@@ -11,7 +11,7 @@ use rayon::prelude::*;
 use crate::error::Result;
 use crate::index::{self, Loc};
 use crate::pack::{self, RecordKind};
-use crate::store::{Store, hex};
+use crate::store::{Store, hex, pick};
 use crate::view::Progress;
 use crate::{Hash, ZERO_HASH};
 
@@ -135,15 +135,37 @@ impl Store {
                 }
             }
         }
-        // 2. every chunk
+        // 2. every chunk, one decompression per record (a group holds many)
         let total = chunks.len() as u64;
         let done = AtomicU64::new(0);
-        let bad: Vec<(Hash, Loc, String)> = chunks
+        let mut sorted = chunks.clone();
+        sorted.sort_unstable_by_key(|(_, l)| (l.pack, l.offset, l.member));
+        let records: Vec<&[(Hash, Loc)]> = sorted
+            .chunk_by(|(_, a), (_, b)| (a.pack, a.offset) == (b.pack, b.offset))
+            .collect();
+        // One problem per damaged record: (its bad chunks, location, detail).
+        let bad: Vec<(Vec<Hash>, Loc, String)> = records
             .par_iter()
-            .filter_map(|(h, loc)| {
-                let r = inner.decode_chunk(h, *loc);
-                progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
-                r.err().map(|e| (*h, *loc, e))
+            .filter_map(|rec| {
+                let loc = rec.first()?.1;
+                let r = inner.decode_record(loc);
+                progress(
+                    done.fetch_add(rec.len() as u64, Ordering::Relaxed) + rec.len() as u64,
+                    total,
+                );
+                let mut detail = None;
+                let mut hashes = Vec::new();
+                for (h, l) in *rec {
+                    let e = match &r {
+                        Err(e) => Some(e.clone()),
+                        Ok(m) => pick(m, h, *l, || inner.chunk_at(h, *l)).err(),
+                    };
+                    if let Some(e) = e {
+                        detail.get_or_insert(e);
+                        hashes.push(*h);
+                    }
+                }
+                detail.map(|d| (hashes, loc, d))
             })
             .collect();
         report.chunks = total;
@@ -152,7 +174,7 @@ impl Store {
         let bad_set: HashMap<Hash, usize> = bad
             .iter()
             .enumerate()
-            .map(|(i, (h, _, _))| (*h, i))
+            .flat_map(|(i, (hs, _, _))| hs.iter().map(move |h| (*h, i)))
             .collect();
         let mut affected: Vec<Vec<Affected>> = vec![Vec::new(); bad.len()];
         let mut counts: HashMap<Hash, u64> = HashMap::new();

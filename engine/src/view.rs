@@ -17,7 +17,7 @@ use rayon::prelude::*;
 
 use crate::error::{Result, StoreError};
 use crate::index::{self, Loc, StreamRow};
-use crate::store::{Inner, Store, read_with};
+use crate::store::{Inner, Members, Store, pick, read_with};
 use crate::{Hash, ZERO_HASH, format_ns};
 
 /// Stream `stream` as of one instant. Cheap to open, `Send + Sync`, immutable.
@@ -146,13 +146,26 @@ impl View {
     }
 
     /// Loads a chunk; if it fails, looks its location up again once (a
-    /// concurrent gc may have moved it) before reporting damage.
-    fn load(&self, hash: &Hash, loc: Loc, cached: bool) -> std::result::Result<Arc<[u8]>, String> {
-        let get = |l| {
-            if cached {
-                self.inner.load_chunk(hash, l)
-            } else {
-                self.inner.decode_chunk(hash, l).map(Arc::from)
+    /// concurrent gc may have moved it) before reporting damage. With
+    /// `last` (a restore worker's most recently decoded record: a group
+    /// holds consecutive blocks) the shared cache is bypassed.
+    fn load(
+        &self,
+        hash: &Hash,
+        loc: Loc,
+        mut last: Option<&mut Option<(Loc, Members)>>,
+    ) -> std::result::Result<Arc<[u8]>, String> {
+        let mut get = |l: Loc| match last.as_deref_mut() {
+            None => self.inner.load_chunk(hash, l),
+            Some(last) => {
+                let same = last
+                    .as_ref()
+                    .is_some_and(|(k, _)| (k.pack, k.offset) == (l.pack, l.offset));
+                if !same {
+                    *last = Some((l, self.inner.decode_record(l)?));
+                }
+                let members = last.as_ref().map(|(_, m)| m.as_slice()).unwrap_or_default();
+                pick(members, hash, l, || self.inner.chunk_at(hash, l))
             }
         };
         get(loc).or_else(|first| {
@@ -241,12 +254,13 @@ impl View {
                 .enumerate()
                 .map(|(ci, part)| {
                     let mut bad = Vec::new();
+                    let mut last = None;
                     for (i, l) in part.iter().enumerate() {
                         let b = g + (ci * 64 + i) as u64;
                         let off = b * bs;
                         let want = bs.min(self.len - off) as usize;
                         if let Some((hash, loc)) = l {
-                            match self.load(hash, *loc, false) {
+                            match self.load(hash, *loc, Some(&mut last)) {
                                 Ok(data) => file
                                     .write_all_at(&data[..want.min(data.len())], off)
                                     .map_err(StoreError::io(path, "write restore file"))?,
@@ -320,7 +334,7 @@ impl Source for View {
                 None => dst.fill(0),
                 Some((hash, loc)) => {
                     let data = self
-                        .load(hash, *loc, true)
+                        .load(hash, *loc, None)
                         .map_err(|d| self.damaged(bstart, bs, &d))?;
                     let src = data
                         .get(from..from + take)

@@ -320,23 +320,26 @@ fn flipped_pack_byte_is_named_and_contained() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (root, mut store) = new_store(dir.path(), 1 << 30);
     let mut rng = rand::rngs::StdRng::seed_from_u64(3);
-    let a = random_blocks(&mut rng, 8);
+    let a = random_blocks(&mut rng, 40);
     let b = random_blocks(&mut rng, 8);
     capture(&mut store, dir.path(), "a", T0, &a);
     capture(&mut store, dir.path(), "b", T0 + SEC, &b);
-    // The third chunk record of the first pack is block 2 of stream a.
+    // Stream a's 40 new blocks are stored as groups of GROUP_BYTES in block
+    // order: the second group record holds the blocks after the first group.
+    let per_group = kairos_engine::chunk::GROUP_BYTES / BS;
     let packs = root.join("packs");
     let id = pack::list_packs(&packs).expect("list")[0];
     let path = pack::pack_path(&packs, id);
     let (f, len) = pack::open_pack(&path, id).expect("open");
-    let chunks: Vec<_> = pack::scan(&f, &path, len)
+    let groups: Vec<_> = pack::scan(&f, &path, len)
         .records
         .into_iter()
-        .filter(|r| r.kind == RecordKind::Chunk)
+        .filter(|r| r.kind == RecordKind::Group)
         .collect();
-    let victim = chunks[2];
+    let victim = groups[1];
+    let hit = per_group..2 * per_group;
     let mut bytes = std::fs::read(&path).expect("read");
-    bytes[(victim.offset + 200) as usize] ^= 0x10;
+    bytes[(victim.end() - 300) as usize] ^= 0x10;
     std::fs::write(&path, &bytes).expect("write");
     drop(store);
     let store = Store::open_read(&root).expect("open");
@@ -345,20 +348,25 @@ fn flipped_pack_byte_is_named_and_contained() {
     let p = &report.problems[0];
     assert_eq!(p.pack.as_deref(), Some(path.as_path()));
     assert_eq!(p.offset, Some(victim.offset));
-    assert_eq!(p.affected.len(), 1);
-    assert_eq!(
-        (
-            p.affected[0].stream.as_str(),
-            p.affected[0].block,
-            p.affected[0].instant
-        ),
-        ("a", 2, T0)
-    );
-    // Reading the damaged block fails with an error naming the pack and offset.
+    let mut affected: Vec<(&str, u64, i64)> = p
+        .affected
+        .iter()
+        .map(|a| (a.stream.as_str(), a.block, a.instant))
+        .collect();
+    affected.sort_unstable();
+    let want: Vec<(&str, u64, i64)> = hit.clone().map(|b| ("a", b as u64, T0)).collect();
+    assert_eq!(affected, want);
+    // Reading a damaged block fails with an error naming the pack and offset;
+    // blocks of other groups still read.
     let v = store.view("a", None).expect("view");
+    assert!(
+        v.read_vec_at(0, (per_group * BS) as u64)
+            .expect("first group")
+            == a[..per_group * BS]
+    );
     let err = v.read_vec_at(0, v.len()).expect_err("damaged");
     assert!(
-        matches!(err, SourceError::Damaged { offset, .. } if offset == 2 * BS as u64),
+        matches!(err, SourceError::Damaged { offset, .. } if offset == (per_group * BS) as u64),
         "{err}"
     );
     let msg = err.to_string();
@@ -384,12 +392,12 @@ fn flipped_pack_byte_is_named_and_contained() {
         .expect("restore --allow-damaged");
     assert_eq!(
         rep.bad_blocks.iter().map(|b| b.block).collect::<Vec<_>>(),
-        vec![2]
+        hit.clone().map(|b| b as u64).collect::<Vec<_>>()
     );
     let got = std::fs::read(&out).expect("read");
-    assert_eq!(&got[..2 * BS], &a[..2 * BS]);
-    assert_eq!(&got[2 * BS..3 * BS], &[0u8; BS][..]);
-    assert_eq!(&got[3 * BS..], &a[3 * BS..]);
+    assert!(got[..hit.start * BS] == a[..hit.start * BS]);
+    assert!(got[hit.start * BS..hit.end * BS].iter().all(|&x| x == 0));
+    assert!(got[hit.end * BS..] == a[hit.end * BS..]);
     // Unaffected stream restores exactly.
     let out_b = dir.path().join("b.out");
     store
