@@ -3,7 +3,8 @@
 //! (one as a UTF-16 0x49 string), Recoverable Items without a special
 //! number, the subject split into `SubjectPrefix` + PR_NORMALIZED_SUBJECT,
 //! an OLE `DateTime` date column, no `RecipientList` (PR_DISPLAY_TO names),
-//! a UTF-16 plain `NativeBody`, an unknown property type byte, an
+//! a UTF-16 plain `NativeBody`, an HTML `NativeBody` several pages long
+//! (a separated long value), an unknown property type byte, an
 //! undecodable blob value, attachments linked only by `MessageDocumentId`,
 //! a by-reference attachment; and a dirty-shutdown header.
 
@@ -60,6 +61,16 @@ fn id26(n: u8) -> Vec<u8> {
 /// 2026-10-05T09:00:00Z as an OLE Automation date: days since 1899-12-30
 /// (25569 days before the Unix epoch).
 const OLE_DATE: f64 = 1_791_190_800.0 / 86_400.0 + 25_569.0;
+
+/// An HTML body far larger than a page: stored as a separated long value.
+fn big_html() -> Vec<u8> {
+    let mut h = String::from("<html><body>");
+    for i in 0..6000 {
+        h.push_str(&format!("<p>Zeile {i}: Grüße</p>"));
+    }
+    h.push_str("</body></html>");
+    h.into_bytes()
+}
 
 fn database(page_size: u32) -> Vec<u8> {
     let col = ColumnSpec::new;
@@ -167,8 +178,8 @@ fn database(page_size: u32) -> Vec<u8> {
                 Value::Bytes(id26(3)),
                 Value::Null,
                 Value::Null,
-                Value::Null,
-                Value::Null,
+                Value::I32(3),
+                Value::Bytes(big_html()),
                 Value::Bytes(m3),
             ],
         ],
@@ -286,6 +297,8 @@ fn other_layout_reads_by_the_format_rules() {
 
         let m3 = store.message(&listed[1].key).expect("message 3");
         assert_eq!(m3.sender.email, "eve@example.org");
+        assert_eq!(m3.body_html.as_deref(), Some(big_html().as_slice()));
+        assert!(big_html().len() > 4 * page_size as usize);
         assert_eq!(m3.attachments.len(), 2);
         assert_eq!(m3.attachments[0].name, "notes.txt");
         assert_eq!(m3.attachments[0].data(), Some(&b"plain notes\r\n"[..]));
