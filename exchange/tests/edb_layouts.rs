@@ -64,9 +64,10 @@ const OLE_DATE: f64 = 1_791_190_800.0 / 86_400.0 + 25_569.0;
 
 /// An HTML body far larger than a page: stored as a separated long value.
 fn big_html() -> Vec<u8> {
+    use std::fmt::Write as _;
     let mut h = String::from("<html><body>");
     for i in 0..6000 {
-        h.push_str(&format!("<p>Zeile {i}: Grüße</p>"));
+        let _ = write!(h, "<p>Zeile {i}: Grüße</p>");
     }
     h.push_str("</body></html>");
     h.into_bytes()
