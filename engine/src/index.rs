@@ -5,21 +5,22 @@
 //!
 //! | table | key | value |
 //! |---|---|---|
-//! | `meta` | `next_seq`, `scan`, `next_stream` | u64; pack u32 + offset u64; u32 |
+//! | `meta` | `next_seq`, `scan`, `next_stream`, `format` | u64; pack u32 + offset u64; u32; u64 |
 //! | `streams` | name | id u32 |
 //! | `stream_ids` | id u32 | block_size u32, name |
 //! | `blocks` | stream u32, block u64, ts | blake3 (zero: zero block) |
-//! | `head` | stream u32, block u64 | ts, blake3 — the latest version, for scan capture |
 //! | `sizes` | stream u32, ts | size u64 |
 //! | `instants` | stream u32, ts | seq u64, blocks written u64 |
-//! | `chunks` | blake3 | pack u32, offset u64, payload_len u32 |
-//! | `refs` | blake3 | number of `blocks` rows naming the chunk, u64 |
+//! | `chunks` | blake3 | pack u32, offset u64, payload_len u32, member u32, refs u64 (the `blocks` rows naming it) |
 //! | `marks` | name | stream u32 (0: store-wide), ts |
 //! | `dicts` | dict_no u32 | pack u32, offset u64, payload_len u32 |
 //!
 //! "Latest version of block b of stream s at or before T" is one cursor
 //! seek in `blocks`: its cost depends on the tree depth, not on how many
-//! versions the block has.
+//! versions the block has. The latest version of a block (what scan
+//! capture compares with) is the same seek at T = ∞; there is no separate
+//! table for it, and the refcount lives in the `chunks` row: the index costs
+//! two rows per new block (format 2; format 1 had four).
 
 // Keys are made of stream (s), block (b), instant (ts) and table handles (t):
 // the short names mirror the key layout in the table above.
@@ -64,19 +65,21 @@ impl<T> Ctx<T> for Result<T, libmdbx::Error> {
     }
 }
 
-const TABLES: [&str; 11] = [
+const TABLES: [&str; 9] = [
     "meta",
     "streams",
     "stream_ids",
     "blocks",
-    "head",
     "sizes",
     "instants",
     "chunks",
-    "refs",
     "marks",
     "dicts",
 ];
+
+/// Version of the index layout, kept in `meta` as `format`. A writer that
+/// opens an index of another version rebuilds it from the packs.
+pub const FORMAT: u64 = 2;
 
 /// Unsynced index bytes at which a commit syncs the index itself (besides
 /// the store's periodic sync); bounds replay after a power cut.
@@ -121,11 +124,9 @@ pub struct Tables<'t> {
     streams: Table<'t>,
     stream_ids: Table<'t>,
     blocks: Table<'t>,
-    head: Table<'t>,
     sizes: Table<'t>,
     instants: Table<'t>,
     chunks: Table<'t>,
-    refs: Table<'t>,
     marks: Table<'t>,
     dicts: Table<'t>,
 }
@@ -139,11 +140,9 @@ impl<'t> Tables<'t> {
             streams: o("streams")?,
             stream_ids: o("stream_ids")?,
             blocks: o("blocks")?,
-            head: o("head")?,
             sizes: o("sizes")?,
             instants: o("instants")?,
             chunks: o("chunks")?,
-            refs: o("refs")?,
             marks: o("marks")?,
             dicts: o("dicts")?,
         })
@@ -180,13 +179,6 @@ fn block_key(s: u32, b: u64, ts: i64) -> [u8; 20] {
     k[..4].copy_from_slice(&s.to_be_bytes());
     k[4..12].copy_from_slice(&b.to_be_bytes());
     k[12..].copy_from_slice(&ts_key(ts));
-    k
-}
-
-fn head_key(s: u32, b: u64) -> [u8; 12] {
-    let mut k = [0u8; 12];
-    k[..4].copy_from_slice(&s.to_be_bytes());
-    k[4..].copy_from_slice(&b.to_be_bytes());
     k
 }
 
@@ -383,26 +375,18 @@ pub fn block_at<K: TransactionKind>(
     }
 }
 
-/// The latest version of a block (the `head` table).
+/// The latest version of a block.
 pub fn head<K: TransactionKind>(
     txn: &Transaction<'_, K, NoWriteMap>,
     t: &Tables<'_>,
     s: u32,
     b: u64,
 ) -> IxResult<Option<(i64, Hash)>> {
-    match txn
-        .get::<Vec<u8>>(&t.head, &head_key(s, b))
-        .ctx("get head")?
-    {
-        Some(v) => Ok(Some((
-            ts_from(&v),
-            hash_from(v.get(8..).unwrap_or_default(), "head")?,
-        ))),
-        None => Ok(None),
-    }
+    block_at(txn, t, s, b, i64::MAX)
 }
 
-/// Latest hashes of blocks `first..first+out.len()` into `out` (zero hash where none).
+/// Latest hashes of blocks `first..first+out.len()` into `out` (zero hash
+/// where none): one pass over the range's versions in `blocks`.
 pub fn head_range<K: TransactionKind>(
     txn: &Transaction<'_, K, NoWriteMap>,
     t: &Tables<'_>,
@@ -411,16 +395,17 @@ pub fn head_range<K: TransactionKind>(
     out: &mut [Hash],
 ) -> IxResult<()> {
     out.fill(ZERO_HASH);
-    let mut cur = txn.cursor(&t.head).ctx("cursor")?;
+    let mut cur = txn.cursor(&t.blocks).ctx("cursor")?;
     let end = first + out.len() as u64;
-    for row in cur.iter_from::<Cow<'_, [u8]>, Cow<'_, [u8]>>(&head_key(s, first)) {
-        let (k, v) = row.ctx("iterate head")?;
+    for row in cur.iter_from::<Cow<'_, [u8]>, Cow<'_, [u8]>>(&block_key(s, first, i64::MIN)) {
+        let (k, v) = row.ctx("iterate blocks")?;
         let b = u64_from(&k[4..]);
         if u32_from(&k) != s || b >= end {
             break;
         }
+        // Versions come in instant order: the last one of a block wins.
         if let Some(slot) = out.get_mut((b - first) as usize) {
-            *slot = hash_from(v.get(8..).unwrap_or_default(), "head")?;
+            *slot = hash_from(&v, "blocks")?;
         }
     }
     Ok(())
@@ -482,6 +467,20 @@ pub fn instants<K: TransactionKind>(
     Ok(out)
 }
 
+/// A `chunks` value: location, then the number of `blocks` rows naming
+/// the chunk (u64; absent in values written before format 2).
+fn chunk_value(loc: Loc, refs: u64) -> [u8; 28] {
+    let mut v = [0u8; 28];
+    v[..20].copy_from_slice(&loc.encode());
+    v[20..].copy_from_slice(&refs.to_be_bytes());
+    v
+}
+
+fn chunk_row(v: &[u8]) -> IxResult<(Loc, u64)> {
+    let loc = Loc::decode(v.get(..20).unwrap_or(v), "chunks")?;
+    Ok((loc, v.get(20..).map_or(0, u64_from)))
+}
+
 /// Where chunk `hash` is stored.
 pub fn chunk<K: TransactionKind>(
     txn: &Transaction<'_, K, NoWriteMap>,
@@ -490,7 +489,7 @@ pub fn chunk<K: TransactionKind>(
 ) -> IxResult<Option<Loc>> {
     txn.get::<Vec<u8>>(&t.chunks, hash)
         .ctx("get chunk")?
-        .map(|v| Loc::decode(&v, "chunks"))
+        .map(|v| chunk_row(&v).map(|(l, _)| l))
         .transpose()
 }
 
@@ -503,21 +502,23 @@ pub fn all_chunks<K: TransactionKind>(
     let mut cur = txn.cursor(&t.chunks).ctx("cursor")?;
     for row in cur.iter_start::<Cow<'_, [u8]>, Cow<'_, [u8]>>() {
         let (k, v) = row.ctx("iterate chunks")?;
-        out.push((hash_from(&k, "chunks")?, Loc::decode(&v, "chunks")?));
+        out.push((hash_from(&k, "chunks")?, chunk_row(&v)?.0));
     }
     Ok(out)
 }
 
-/// Reference count of a chunk.
+/// Reference count of a chunk: the `blocks` rows naming it.
 pub fn refs<K: TransactionKind>(
     txn: &Transaction<'_, K, NoWriteMap>,
     t: &Tables<'_>,
     hash: &Hash,
 ) -> IxResult<u64> {
-    Ok(txn
-        .get::<Vec<u8>>(&t.refs, hash)
-        .ctx("get refs")?
-        .map_or(0, |v| u64_from(&v)))
+    Ok(
+        match txn.get::<Vec<u8>>(&t.chunks, hash).ctx("get chunk")? {
+            Some(v) => chunk_row(&v)?.1,
+            None => 0,
+        },
+    )
 }
 
 /// Every dictionary's location.
@@ -606,10 +607,8 @@ pub fn dump<K: TransactionKind>(
         ("streams", &t.streams),
         ("stream_ids", &t.stream_ids),
         ("blocks", &t.blocks),
-        ("head", &t.head),
         ("sizes", &t.sizes),
         ("instants", &t.instants),
-        ("refs", &t.refs),
         ("marks", &t.marks),
     ] {
         let mut cur = txn.cursor(table).ctx("cursor")?;
@@ -618,10 +617,12 @@ pub fn dump<K: TransactionKind>(
             out.push((name, k.into_owned(), v.into_owned()));
         }
     }
+    // Which chunks exist and how often each is used (not where: gc moves them).
     let mut cur = txn.cursor(&t.chunks).ctx("cursor")?;
     for row in cur.iter_start::<Cow<'_, [u8]>, Cow<'_, [u8]>>() {
-        let (k, _) = row.ctx("dump")?;
-        out.push(("chunks", k.into_owned(), Vec::new()));
+        let (k, v) = row.ctx("dump")?;
+        let refs = chunk_row(&v)?.1;
+        out.push(("chunks", k.into_owned(), refs.to_be_bytes().to_vec()));
     }
     Ok(out)
 }
@@ -656,10 +657,12 @@ pub fn put_chunk(
     loc: Loc,
     replace: bool,
 ) -> IxResult<()> {
-    if !replace && txn.get::<()>(&t.chunks, hash).ctx("get chunk")?.is_some() {
-        return Ok(());
-    }
-    txn.put(&t.chunks, hash, loc.encode(), WriteFlags::empty())
+    let refs = match txn.get::<Vec<u8>>(&t.chunks, hash).ctx("get chunk")? {
+        Some(_) if !replace => return Ok(()),
+        Some(v) => chunk_row(&v)?.1,
+        None => 0,
+    };
+    txn.put(&t.chunks, hash, chunk_value(loc, refs), WriteFlags::empty())
         .ctx("put chunk")
 }
 
@@ -683,14 +686,19 @@ fn add_ref(txn: &RwTxn<'_>, t: &Tables<'_>, hash: &Hash, delta: i64) -> IxResult
     if *hash == ZERO_HASH {
         return Ok(());
     }
-    let n = refs(txn, t, hash)?.saturating_add_signed(delta);
-    if n == 0 {
-        txn.del(&t.refs, hash, None).ctx("del refs")?;
-        Ok(())
-    } else {
-        txn.put(&t.refs, hash, n.to_be_bytes(), WriteFlags::empty())
-            .ctx("put refs")
-    }
+    // A version whose chunk is stored nowhere (a damaged store) has no
+    // row to count in; verify reports it.
+    let Some(v) = txn.get::<Vec<u8>>(&t.chunks, hash).ctx("get chunk")? else {
+        return Ok(());
+    };
+    let (loc, n) = chunk_row(&v)?;
+    txn.put(
+        &t.chunks,
+        hash,
+        chunk_value(loc, n.saturating_add_signed(delta)),
+        WriteFlags::empty(),
+    )
+    .ctx("put chunk")
 }
 
 fn bump_instant(
@@ -709,7 +717,7 @@ fn bump_instant(
     put_instant_row(txn, t, s, ts, seq, prev + blocks)
 }
 
-/// Puts one `blocks` row (with its refcount and the `head` row).
+/// Puts one `blocks` row (and counts the reference in its chunk's row).
 fn put_version(
     txn: &RwTxn<'_>,
     t: &Tables<'_>,
@@ -724,15 +732,7 @@ fn put_version(
     }
     txn.put(&t.blocks, k, hash, WriteFlags::empty())
         .ctx("put block")?;
-    add_ref(txn, t, hash, 1)?;
-    if head(txn, t, s, b)?.is_none_or(|(hts, _)| hts <= ts) {
-        let mut v = [0u8; 40];
-        v[..8].copy_from_slice(&ts_key(ts));
-        v[8..].copy_from_slice(hash);
-        txn.put(&t.head, head_key(s, b), v, WriteFlags::empty())
-            .ctx("put head")?;
-    }
-    Ok(())
+    add_ref(txn, t, hash, 1)
 }
 
 fn put_block(

@@ -240,6 +240,7 @@ pub(crate) fn recover(inner: &Inner, writer: &mut Writer) -> Result<()> {
         }
     };
     index::set_scan_pos(&txn, &t, scan_pack, scan_off).map_err(|e| inner.ix(e))?;
+    index::set_meta_u64(&txn, &t, "format", index::FORMAT).map_err(|e| inner.ix(e))?;
     index::set_meta_u64(&txn, &t, "next_seq", next_seq.max(min_seq)).map_err(|e| inner.ix(e))?;
     txn.commit()
         .map_err(|e| inner.ix(IxError::Mdbx("commit", e)))?;

@@ -574,7 +574,19 @@ impl Store {
             std::fs::create_dir_all(&idx)
                 .map_err(StoreError::io(&idx, "create index directory"))?;
         }
-        let inner = Self::open_inner(dir, true)?;
+        let mut inner = Self::open_inner(dir, true)?;
+        if let Some(old) = Self::stale_index(&inner)? {
+            tracing::warn!(
+                "{}: index format {old} is not {}; rebuilding it from the packs",
+                idx.display(),
+                index::FORMAT
+            );
+            drop(inner);
+            std::fs::remove_dir_all(&idx).map_err(StoreError::io(&idx, "remove old index"))?;
+            std::fs::create_dir_all(&idx)
+                .map_err(StoreError::io(&idx, "create index directory"))?;
+            inner = Self::open_inner(dir, true)?;
+        }
         let mut writer = Writer {
             _lock: lock,
             active: None,
@@ -592,10 +604,27 @@ impl Store {
         })
     }
 
+    /// The format of a non-empty index written by another layout version.
+    fn stale_index(inner: &Inner) -> Result<Option<u64>> {
+        read_with(inner, |txn, t| {
+            let used = index::meta_u64(txn, t, "next_seq")?.is_some();
+            let format = index::meta_u64(txn, t, "format")?.unwrap_or(1);
+            Ok((used && format != index::FORMAT).then_some(format))
+        })
+    }
+
     /// Opens for reading only: no lock, never modifies the store. Sees every
     /// batch committed before each read transaction starts.
     pub fn open_read(dir: &Path) -> Result<Store> {
         let inner = Self::open_inner(dir, false)?;
+        if let Some(old) = Self::stale_index(&inner)? {
+            return Err(StoreError::Invalid(format!(
+                "{}: the index has format {old}, this kairos reads {}; open the store for \
+                 writing once (or run `kairos verify --rebuild-index`) to rebuild it",
+                inner.index_dir().display(),
+                index::FORMAT
+            )));
+        }
         inner.load_dicts()?;
         Ok(Store {
             inner: Arc::new(inner),

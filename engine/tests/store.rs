@@ -814,3 +814,30 @@ fn gc_interrupted_before_its_index_commit_changes_nothing() {
     };
     assert!(no_chunks(store.index_rows().expect("rows")) == no_chunks(rows));
 }
+
+/// An index written by another layout version is rebuilt from the packs by
+/// the next writer; a reader is told so instead of misreading it.
+#[test]
+fn an_index_of_another_format_is_rebuilt_by_the_writer() {
+    use kairos_engine::index;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (root, mut store) = new_store(dir.path(), 1 << 20);
+    let (model, instants) = busy_history(dir.path(), &mut store);
+    let rows = store.index_rows().expect("rows");
+    drop(store);
+    {
+        let db = index::open(&root.join("index"), true).expect("open index");
+        let txn = db.begin_rw_txn().expect("txn");
+        let t = index::Tables::open(&txn).expect("tables");
+        index::set_meta_u64(&txn, &t, "format", 1).expect("set format");
+        txn.commit().expect("commit");
+    }
+    let err = Store::open_read(&root).expect_err("stale index");
+    assert!(err.to_string().contains("format 1"), "{err}");
+    let store = Store::open(&root).expect("writer rebuilds");
+    assert!(store.index_rows().expect("rows") == rows);
+    let last = *instants.last().expect("instants");
+    assert!(Some(read_all(&store, "x", last).as_slice()) == model.at("x", last));
+    drop(store);
+    Store::open_read(&root).expect("reader after the rebuild");
+}
