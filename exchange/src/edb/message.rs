@@ -186,6 +186,29 @@ fn recipient(element: &[u8]) -> Option<Recipient> {
     })
 }
 
+/// The pieces of `b` that each start with the blob magic (bytes before the
+/// first magic belong to the first piece's header).
+fn split_blobs(b: &[u8]) -> Vec<Vec<u8>> {
+    let starts: Vec<usize> = b
+        .windows(prop_blob::MAGIC.len())
+        .enumerate()
+        .filter(|(_, w)| *w == prop_blob::MAGIC)
+        .map(|(i, _)| i)
+        .collect();
+    if starts.is_empty() {
+        return vec![b.to_vec()];
+    }
+    starts
+        .iter()
+        .enumerate()
+        .map(|(k, &s)| {
+            let from = if k == 0 { 0 } else { s };
+            let to = starts.get(k + 1).copied().unwrap_or(b.len());
+            b.get(from..to).unwrap_or_default().to_vec()
+        })
+        .collect()
+}
+
 /// Recipients from `RecipientList`, else the display names of
 /// PR_DISPLAY_TO/CC/BCC (names only).
 fn recipients(row: &mut Row<'_, '_>, props: &PropSet) -> Vec<Recipient> {
@@ -197,7 +220,9 @@ fn recipients(row: &mut Row<'_, '_>, props: &PropSet) -> Vec<Recipient> {
                 _ => None,
             })
             .collect(),
-        Some(Value::Binary(b)) => vec![b],
+        // One long value holding a block per recipient (as reported for
+        // real databases, exchange-store.md §8.1): split at each blob magic.
+        Some(Value::Binary(b)) => split_blobs(&b),
         _ => Vec::new(),
     };
     let mut out = Vec::new();
@@ -465,6 +490,22 @@ mod tests {
     fn text_encoding_is_guessed() {
         assert_eq!(guess_text(b"h\0i\0"), "hi");
         assert_eq!(guess_text("grüße".as_bytes()), "grüße");
+    }
+
+    #[test]
+    fn one_long_value_with_several_recipient_blocks() {
+        let one = b"ProP\x00\x04\x01\x00\x48\x01\x30\x4d\x01A".to_vec();
+        let two = b"ProP\x00\x04\x01\x00\x48\x01\x30\x4d\x01B".to_vec();
+        let mut b = vec![9, 9];
+        b.extend_from_slice(&one);
+        b.extend_from_slice(&two);
+        let names: Vec<String> = split_blobs(&b)
+            .iter()
+            .filter_map(|e| recipient(e))
+            .map(|r| r.address.name)
+            .collect();
+        assert_eq!(names, ["A", "B"]);
+        assert_eq!(split_blobs(b"none"), vec![b"none".to_vec()]);
     }
 
     #[test]
