@@ -13,8 +13,8 @@
 //!   reference model tests compare the store against.
 //! - [`store_sink`]: the engine store as a sink (group commit on `sync`),
 //!   and restoring a captured data directory at an instant.
-//! - [`nbd`]: an NBD server (fixed newstyle handshake) exporting a volume
-//!   whose writes are captured.
+//! - [`nbd`]: an NBD server (fixed newstyle handshake, simple or structured
+//!   replies) exporting a volume whose writes are captured.
 //! - [`net`]: the agent → server protocol, `kairos serve` and the agent's
 //!   spool sender.
 //! - [`mount`]: the store as a read-only FUSE file system
@@ -37,7 +37,8 @@
 //!   "Capture" for what small writes still cost); hard links,
 //!   `RENAME_EXCHANGE`/`RENAME_NOREPLACE`, xattrs and locks are passed to the
 //!   kernel's defaults or refused, not captured;
-//! - NBD: simple replies only (no structured replies, block status, TLS).
+//! - NBD: no metadata contexts (block status), no TLS, no extended headers;
+//!   structured replies are one chunk per reply.
 // Tests state their expectations with unwrap: a failure there is the test failing.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 

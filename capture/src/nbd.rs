@@ -1,11 +1,17 @@
 //! An NBD server exporting one volume whose every write is captured.
 //!
-//! Protocol: the NBD "fixed newstyle" handshake and simple replies, as in the
-//! protocol document of the NBD project (`doc/proto.md`). Supported options:
-//! `EXPORT_NAME`, `INFO`, `GO`, `LIST`, `ABORT`; everything else (TLS,
-//! structured replies, metadata contexts) is answered `NBD_REP_ERR_UNSUP`, so
-//! clients fall back to simple replies. Commands: `READ`, `WRITE` (with
-//! `FUA`), `FLUSH`, `TRIM`, `WRITE_ZEROES`, `DISC`.
+//! Protocol: the NBD "fixed newstyle" handshake, as in the protocol document
+//! of the NBD project (`doc/proto.md`). Supported options: `EXPORT_NAME`,
+//! `INFO`, `GO`, `LIST`, `ABORT`, `STRUCTURED_REPLY`; everything else (TLS,
+//! metadata contexts) is answered `NBD_REP_ERR_UNSUP`. Commands: `READ`,
+//! `WRITE` (with `FUA`), `FLUSH`, `TRIM`, `WRITE_ZEROES`, `DISC`.
+//!
+//! Replies are simple unless the client negotiated structured replies; then
+//! every reply is a single structured chunk flagged DONE: a READ of
+//! all-zero bytes is one `OFFSET_HOLE` chunk (nothing but its length goes
+//! over the wire: the unwritten parts of a volume are cheap to read), any
+//! other READ one `OFFSET_DATA` chunk, an error an `ERROR` chunk whose
+//! message says what failed, everything else `NONE`.
 //!
 //! The volume's live bytes are kept in an image file; each WRITE lands there
 //! and becomes a write event in the same critical section (so the event
@@ -38,6 +44,7 @@ const OPT_ABORT: u32 = 2;
 const OPT_LIST: u32 = 3;
 const OPT_INFO: u32 = 6;
 const OPT_GO: u32 = 7;
+const OPT_STRUCTURED_REPLY: u32 = 8;
 
 const REP_ACK: u32 = 1;
 const REP_SERVER: u32 = 2;
@@ -65,6 +72,12 @@ const TRANSMISSION_FLAGS: u16 = TF_HAS_FLAGS
 
 const REQUEST_MAGIC: u32 = 0x2560_9513;
 const SIMPLE_REPLY_MAGIC: u32 = 0x6744_6698;
+const STRUCTURED_REPLY_MAGIC: u32 = 0x668e_33ef;
+const REPLY_FLAG_DONE: u16 = 1 << 0;
+const REPLY_TYPE_NONE: u16 = 0;
+const REPLY_TYPE_OFFSET_DATA: u16 = 1;
+const REPLY_TYPE_OFFSET_HOLE: u16 = 2;
+const REPLY_TYPE_ERROR: u16 = (1 << 15) + 1;
 const CMD_FLAG_FUA: u16 = 1 << 0;
 
 const CMD_READ: u16 = 0;
@@ -250,11 +263,12 @@ pub fn serve_connection(conn: &TcpStream, volume: &Volume) -> io::Result<()> {
     conn.set_read_timeout(Some(HANDSHAKE_TIMEOUT))?;
     let mut rd = BufReader::new(conn.try_clone()?);
     let mut wr = BufWriter::new(conn.try_clone()?);
-    if !handshake(&mut rd, &mut wr, volume)? {
+    let Some(structured) = handshake(&mut rd, &mut wr, volume)? else {
         return Ok(());
-    }
+    };
     conn.set_read_timeout(None)?;
-    transmission(&mut rd, &mut wr, volume)
+    let mut replies = Replies { wr, structured };
+    transmission(&mut rd, &mut replies, volume)
 }
 
 fn protocol_error(detail: impl Into<String>) -> io::Error {
@@ -288,14 +302,16 @@ fn option_reply(w: &mut impl Write, option: u32, reply: u32, data: &[u8]) -> io:
     w.flush()
 }
 
-/// True when the client chose the export and transmission starts.
-fn handshake(rd: &mut impl Read, wr: &mut impl Write, volume: &Volume) -> io::Result<bool> {
+/// `Some(structured replies negotiated)` when the client chose the export
+/// and transmission starts, `None` when it aborted.
+fn handshake(rd: &mut impl Read, wr: &mut impl Write, volume: &Volume) -> io::Result<Option<bool>> {
     wr.write_all(&NBDMAGIC.to_be_bytes())?;
     wr.write_all(&IHAVEOPT.to_be_bytes())?;
     wr.write_all(&(FLAG_FIXED_NEWSTYLE | FLAG_NO_ZEROES).to_be_bytes())?;
     wr.flush()?;
     let client_flags = read_u32(rd)?;
     let no_zeroes = client_flags & CLIENT_NO_ZEROES != 0;
+    let mut structured = false;
     loop {
         if read_u64(rd)? != IHAVEOPT {
             return Err(protocol_error("option without IHAVEOPT magic"));
@@ -318,11 +334,19 @@ fn handshake(rd: &mut impl Read, wr: &mut impl Write, volume: &Volume) -> io::Re
                     wr.write_all(&[0u8; 124])?;
                 }
                 wr.flush()?;
-                return Ok(true);
+                return Ok(Some(structured));
             }
             OPT_ABORT => {
                 option_reply(wr, option, REP_ACK, &[])?;
-                return Ok(false);
+                return Ok(None);
+            }
+            OPT_STRUCTURED_REPLY => {
+                if data.is_empty() {
+                    structured = true;
+                    option_reply(wr, option, REP_ACK, &[])?;
+                } else {
+                    option_reply(wr, option, REP_ERR_INVALID, &[])?;
+                }
             }
             OPT_LIST => {
                 let mut d = (volume.stream.len() as u32).to_be_bytes().to_vec();
@@ -350,7 +374,7 @@ fn handshake(rd: &mut impl Read, wr: &mut impl Write, volume: &Volume) -> io::Re
                 option_reply(wr, option, REP_INFO, &bs)?;
                 option_reply(wr, option, REP_ACK, &[])?;
                 if option == OPT_GO {
-                    return Ok(true);
+                    return Ok(Some(structured));
                 }
             }
             _ => option_reply(wr, option, REP_ERR_UNSUP, &[])?,
@@ -371,14 +395,89 @@ fn export_matches(name: &[u8], volume: &Volume) -> bool {
     name.is_empty() || name == volume.stream.as_bytes()
 }
 
-fn simple_reply(wr: &mut impl Write, handle: u64, error: u32, data: &[u8]) -> io::Result<()> {
-    wr.write_all(&SIMPLE_REPLY_MAGIC.to_be_bytes())?;
-    wr.write_all(&error.to_be_bytes())?;
-    wr.write_all(&handle.to_be_bytes())?;
-    if error == 0 {
-        wr.write_all(data)?;
+/// The reply side of a connection in transmission: simple replies, or one
+/// structured chunk per reply once the client negotiated them.
+struct Replies<W: Write> {
+    wr: W,
+    structured: bool,
+}
+
+impl<W: Write> Replies<W> {
+    fn simple(&mut self, handle: u64, error: u32, data: &[u8]) -> io::Result<()> {
+        self.wr.write_all(&SIMPLE_REPLY_MAGIC.to_be_bytes())?;
+        self.wr.write_all(&error.to_be_bytes())?;
+        self.wr.write_all(&handle.to_be_bytes())?;
+        if error == 0 {
+            self.wr.write_all(data)?;
+        }
+        self.wr.flush()
     }
-    wr.flush()
+
+    /// One structured chunk, flagged as the reply's last. `head` and `data`
+    /// are the payload, sent back to back.
+    fn chunk(&mut self, handle: u64, kind: u16, head: &[u8], data: &[u8]) -> io::Result<()> {
+        let len = u32::try_from(head.len() + data.len())
+            .map_err(|_| protocol_error("reply chunk over 4 GiB"))?;
+        self.wr.write_all(&STRUCTURED_REPLY_MAGIC.to_be_bytes())?;
+        self.wr.write_all(&REPLY_FLAG_DONE.to_be_bytes())?;
+        self.wr.write_all(&kind.to_be_bytes())?;
+        self.wr.write_all(&handle.to_be_bytes())?;
+        self.wr.write_all(&len.to_be_bytes())?;
+        self.wr.write_all(head)?;
+        self.wr.write_all(data)?;
+        self.wr.flush()
+    }
+
+    /// Success without data.
+    fn done(&mut self, handle: u64) -> io::Result<()> {
+        if self.structured {
+            self.chunk(handle, REPLY_TYPE_NONE, &[], &[])
+        } else {
+            self.simple(handle, 0, &[])
+        }
+    }
+
+    /// Failure with `errno`; a structured reply also carries `message`.
+    fn error(&mut self, handle: u64, errno: u32, message: &str) -> io::Result<()> {
+        if self.structured {
+            // The message is a string of at most 4096 bytes (doc/proto.md).
+            let mut end = message.len().min(4096);
+            while !message.is_char_boundary(end) {
+                end -= 1;
+            }
+            let mut head = errno.to_be_bytes().to_vec();
+            head.extend_from_slice(&(end as u16).to_be_bytes());
+            self.chunk(handle, REPLY_TYPE_ERROR, &head, &message.as_bytes()[..end])
+        } else {
+            self.simple(handle, errno, &[])
+        }
+    }
+
+    /// The bytes read at `offset`.
+    fn data(&mut self, handle: u64, offset: u64, data: &[u8]) -> io::Result<()> {
+        if !self.structured {
+            return self.simple(handle, 0, data);
+        }
+        if data.is_empty() {
+            return self.chunk(handle, REPLY_TYPE_NONE, &[], &[]);
+        }
+        let mut head = offset.to_be_bytes().to_vec();
+        if data.iter().all(|&b| b == 0) {
+            // `data` is at most MAX_PAYLOAD long, so the length fits.
+            head.extend_from_slice(&(data.len() as u32).to_be_bytes());
+            self.chunk(handle, REPLY_TYPE_OFFSET_HOLE, &head, &[])
+        } else {
+            self.chunk(handle, REPLY_TYPE_OFFSET_DATA, &head, data)
+        }
+    }
+
+    /// The reply to a request that ran `result`.
+    fn outcome(&mut self, handle: u64, result: &Result<()>) -> io::Result<()> {
+        match result {
+            Ok(()) => self.done(handle),
+            Err(e) => self.error(handle, errno_of(e), &e.to_string()),
+        }
+    }
 }
 
 fn errno_of(e: &CaptureError) -> u32 {
@@ -389,7 +488,16 @@ fn errno_of(e: &CaptureError) -> u32 {
     }
 }
 
-fn transmission(rd: &mut impl Read, wr: &mut impl Write, volume: &Volume) -> io::Result<()> {
+/// The error reply to a request outside the volume.
+fn out_of_range(offset: u64, len: u32, size: u64) -> String {
+    format!("{len} bytes at offset {offset} reach past the end of the volume ({size} bytes)")
+}
+
+fn transmission<W: Write>(
+    rd: &mut impl Read,
+    replies: &mut Replies<W>,
+    volume: &Volume,
+) -> io::Result<()> {
     let mut buf = Vec::new();
     loop {
         let magic = match read_u32(rd) {
@@ -408,6 +516,13 @@ fn transmission(rd: &mut impl Read, wr: &mut impl Write, volume: &Volume) -> io:
         let in_range = offset
             .checked_add(u64::from(len))
             .is_some_and(|end| end <= volume.size);
+        let flush_if_fua = || {
+            if flags & CMD_FLAG_FUA == 0 {
+                Ok(())
+            } else {
+                volume.flush()
+            }
+        };
         match cmd {
             CMD_WRITE => {
                 if len > MAX_PAYLOAD {
@@ -415,50 +530,34 @@ fn transmission(rd: &mut impl Read, wr: &mut impl Write, volume: &Volume) -> io:
                 }
                 buf.resize(len as usize, 0);
                 rd.read_exact(&mut buf)?;
-                let result = if in_range {
-                    volume.write(offset, &buf).and_then(|()| {
-                        if flags & CMD_FLAG_FUA == 0 {
-                            Ok(())
-                        } else {
-                            volume.flush()
-                        }
-                    })
-                } else {
-                    simple_reply(wr, handle, ENOSPC, &[])?;
+                if !in_range {
+                    replies.error(handle, ENOSPC, &out_of_range(offset, len, volume.size))?;
                     continue;
-                };
-                let err = result.as_ref().map_or_else(errno_of, |()| 0);
-                simple_reply(wr, handle, err, &[])?;
+                }
+                let result = volume.write(offset, &buf).and_then(|()| flush_if_fua());
+                replies.outcome(handle, &result)?;
             }
             CMD_READ => {
                 if !in_range || len > MAX_PAYLOAD {
-                    simple_reply(wr, handle, EINVAL, &[])?;
+                    replies.error(handle, EINVAL, &out_of_range(offset, len, volume.size))?;
                     continue;
                 }
                 buf.resize(len as usize, 0);
                 match volume.read(offset, &mut buf) {
-                    Ok(()) => simple_reply(wr, handle, 0, &buf)?,
-                    Err(e) => simple_reply(wr, handle, errno_of(&e), &[])?,
+                    Ok(()) => replies.data(handle, offset, &buf)?,
+                    Err(e) => replies.error(handle, errno_of(&e), &e.to_string())?,
                 }
             }
-            CMD_FLUSH => {
-                let err = volume.flush().as_ref().map_or_else(errno_of, |()| 0);
-                simple_reply(wr, handle, err, &[])?;
-            }
+            CMD_FLUSH => replies.outcome(handle, &volume.flush())?,
             CMD_TRIM | CMD_WRITE_ZEROES => {
                 if !in_range {
-                    simple_reply(wr, handle, ENOSPC, &[])?;
+                    replies.error(handle, ENOSPC, &out_of_range(offset, len, volume.size))?;
                     continue;
                 }
-                let result = volume.zero(offset, u64::from(len)).and_then(|()| {
-                    if flags & CMD_FLAG_FUA == 0 {
-                        Ok(())
-                    } else {
-                        volume.flush()
-                    }
-                });
-                let err = result.as_ref().map_or_else(errno_of, |()| 0);
-                simple_reply(wr, handle, err, &[])?;
+                let result = volume
+                    .zero(offset, u64::from(len))
+                    .and_then(|()| flush_if_fua());
+                replies.outcome(handle, &result)?;
             }
             CMD_DISC => {
                 // Flush on disconnect so a clean client exit loses nothing.
@@ -467,7 +566,7 @@ fn transmission(rd: &mut impl Read, wr: &mut impl Write, volume: &Volume) -> io:
                 }
                 return Ok(());
             }
-            _ => simple_reply(wr, handle, ENOTSUP, &[])?,
+            _ => replies.error(handle, ENOTSUP, &format!("command {cmd} not supported"))?,
         }
     }
 }
