@@ -16,7 +16,8 @@
 //!   images with Content-ID, embedded messages stored in RFC 5322 form
 //!   passed through as message/rfc822). "ProP" property blobs are decoded
 //!   per exchange-store.md §4 ([`edb::prop_blob`]), `PropertyBlobDelta`
-//!   merged over `PropertyBlob`; a value that cannot be decoded marks the
+//!   merged over `PropertyBlob`, `OffPagePropertyBlob` adding what the main
+//!   blob lacks when a whole message is read; a value that cannot be decoded marks the
 //!   item damaged and names table, page and column.
 //! - PST/OST/PAB through libpff ([`pst`]): ANSI and Unicode files, 4 KiB-page
 //!   OSTs, both encodings; folders, messages (subject without the prefix
@@ -35,7 +36,8 @@
 //! Not yet for EDB (the store's on-disk schema is unpublished; everything
 //! above is checked on generated databases only — no real mailbox database
 //! is public): values moved out of the blob (NEAR/FAR, `SeparatedPropertyNN`,
-//! `OffPagePropertyBlob`, `LargePropertyValueBlob`) are reported, not read;
+//! `LargePropertyValueBlob`) are reported, not read — `OffPagePropertyBlob`
+//! is read only when it is itself a ProP blob;
 //! named properties (`ExtendedPropertyNameMapping_N`), so contact and
 //! calendar details; embedded messages stored as message rows; associated
 //! (hidden) messages are not listed; messages filed directly in the root

@@ -6,7 +6,8 @@
 //! a UTF-16 plain `NativeBody`, an HTML `NativeBody` several pages long
 //! (a separated long value), an unknown property type byte, an
 //! undecodable blob value, attachments linked only by `MessageDocumentId`,
-//! a by-reference attachment; and a dirty-shutdown header.
+//! a by-reference attachment, rarely used properties in
+//! `OffPagePropertyBlob`; and a dirty-shutdown header.
 
 mod edb_support;
 
@@ -140,6 +141,7 @@ fn database(page_size: u32) -> Vec<u8> {
             col("BodyType", T::Long),
             col("NativeBody", T::LongBinary),
             col("PropertyBlob", T::LongBinary),
+            col("OffPagePropertyBlob", T::LongBinary),
         ],
         primary_key: vec!["MailboxPartitionNumber".into(), "MessageDocumentId".into()],
         rows: vec![
@@ -152,6 +154,11 @@ fn database(page_size: u32) -> Vec<u8> {
                 Value::I32(1),
                 Value::Bytes(body16),
                 Value::Bytes(m1),
+                Value::Bytes(blob(&[
+                    s8(0x007D, "Received: from mx by store\r\nX-Mailer: Test\r\n"),
+                    s8(0x1035, "<off@page.example>"),
+                    s8(0x0E1D, "not this one"),
+                ])),
             ],
             vec![
                 Value::I32(7),
@@ -162,6 +169,7 @@ fn database(page_size: u32) -> Vec<u8> {
                 Value::Null,
                 Value::Null,
                 Value::Bytes(m2),
+                Value::Null,
             ],
             vec![
                 Value::I32(7),
@@ -172,6 +180,7 @@ fn database(page_size: u32) -> Vec<u8> {
                 Value::Null,
                 Value::Null,
                 Value::Bytes(blob(&[s8(0x0037, "Purged clean")])),
+                Value::Null,
             ],
             vec![
                 Value::I32(7),
@@ -182,6 +191,7 @@ fn database(page_size: u32) -> Vec<u8> {
                 Value::I32(3),
                 Value::Bytes(big_html()),
                 Value::Bytes(m3),
+                Value::Null,
             ],
         ],
     };
@@ -274,6 +284,15 @@ fn other_layout_reads_by_the_format_rules() {
 
         let full = store.message(&m1.key).expect("message 1");
         assert_eq!(full.body_text.as_deref(), Some("Grüße aus Köln"));
+        assert_eq!(full.subject, "RE: Hello", "the main blob wins");
+        assert_eq!(full.message_id.as_deref(), Some("<off@page.example>"));
+        assert!(
+            full.transport_headers
+                .as_deref()
+                .is_some_and(|h| h.contains("X-Mailer: Test")),
+            "{:?}",
+            full.transport_headers
+        );
         let rcpt: Vec<(RecipientKind, &str)> = full
             .recipients
             .iter()

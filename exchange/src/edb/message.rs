@@ -338,7 +338,19 @@ fn bodies(row: &mut Row<'_, '_>, props: &PropSet, msg: &mut Message) {
 
 /// The whole message of a row.
 pub(super) fn build(store: &EdbStore, n: i32, row: &mut Row<'_, '_>) -> Result<Message> {
-    let props = row.props();
+    let mut props = row.props();
+    // Rarely used properties (PR_TRANSPORT_MESSAGE_HEADERS ...) may sit in
+    // `OffPagePropertyBlob` (exchange-store.md §5); read when it is a ProP
+    // blob, noted otherwise. Not read for listings: it is a long value.
+    if let Some(b) = row.bytes(&["OffPagePropertyBlob"]) {
+        match prop_blob::decode(&b) {
+            Ok((extra, _)) => props.fill_from(extra),
+            Err(e) => store.note(format!(
+                "{}, OffPagePropertyBlob not read: {e}",
+                row.place()
+            )),
+        }
+    }
     store.blob_notes(&props, row);
     let head = Head::read(store, row, &props)?;
     let mut msg = Message {

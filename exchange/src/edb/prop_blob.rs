@@ -174,6 +174,21 @@ impl PropSet {
     }
 }
 
+impl PropSet {
+    /// Adds the properties of `other` this set lacks (a second blob of the
+    /// same object, such as `OffPagePropertyBlob`, whose values must not
+    /// override the main blob's).
+    pub fn fill_from(&mut self, other: PropSet) {
+        for p in other.props {
+            if self.get(p.0).is_none() {
+                self.props.push(p);
+            }
+        }
+        self.problems.extend(other.problems);
+        self.notes.extend(other.notes);
+    }
+}
+
 /// Why a blob could not be decoded at all.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlobError {
