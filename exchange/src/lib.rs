@@ -8,7 +8,9 @@
 //!   and header warnings as mailbox notes), the folder tree (`Folder_N`,
 //!   names and container classes from columns or the property blob),
 //!   Recoverable Items and its subfolders with their messages marked
-//!   deleted, message listings from `Message_N` without bodies, whole
+//!   deleted, a synthetic "(messages without a folder)" top folder for
+//!   messages filed in the root or in a folder row lost to damage,
+//!   message listings from `Message_N` without bodies, whole
 //!   messages (subject, sender, on-behalf-of, recipients from
 //!   `RecipientList`, dates, Internet ids and headers, PR_BODY, PR_HTML /
 //!   `NativeBody`, PR_RTF_COMPRESSED), attachments from `Attachment_N`
@@ -40,8 +42,7 @@
 //! is read only when it is itself a ProP blob;
 //! named properties (`ExtendedPropertyNameMapping_N`), so contact and
 //! calendar details; embedded messages stored as message rows; associated
-//! (hidden) messages are not listed; messages filed directly in the root
-//! folder are not shown; Xpress9/10-compressed columns (`kairos-ese`
+//! (hidden) messages are not listed; Xpress9/10-compressed columns (`kairos-ese`
 //! reports them).
 //!
 //! Not yet: MSG export;

@@ -6,13 +6,15 @@
 //! a UTF-16 plain `NativeBody`, an HTML `NativeBody` several pages long
 //! (a separated long value), an unknown property type byte, an
 //! undecodable blob value, attachments linked only by `MessageDocumentId`,
-//! a by-reference attachment, rarely used properties in
+//! a by-reference attachment, messages in the root folder or in a folder
+//! with no row (the unfiled folder), rarely used properties in
 //! `OffPagePropertyBlob`; and a dirty-shutdown header.
 
 mod edb_support;
 
 use std::sync::Arc;
 
+use kairos_exchange::edb::store::UNFILED;
 use kairos_exchange::model::{AttachmentContent, RecipientKind};
 use kairos_exchange::{EdbStore, MailStore};
 use kairos_parsers::{ItemStatus, MemSource, Source};
@@ -173,6 +175,28 @@ fn database(page_size: u32) -> Vec<u8> {
             ],
             vec![
                 Value::I32(7),
+                Value::I32(5),
+                Value::Bytes(id26(1)),
+                Value::Null,
+                Value::Null,
+                Value::Null,
+                Value::Null,
+                Value::Bytes(blob(&[s8(0x0037, "In the root")])),
+                Value::Null,
+            ],
+            vec![
+                Value::I32(7),
+                Value::I32(6),
+                Value::Bytes(id26(9)),
+                Value::Null,
+                Value::Null,
+                Value::Null,
+                Value::Null,
+                Value::Bytes(blob(&[s8(0x0037, "Folder row lost")])),
+                Value::Null,
+            ],
+            vec![
+                Value::I32(7),
                 Value::I32(4),
                 Value::Bytes(id26(5)),
                 Value::Null,
@@ -261,7 +285,13 @@ fn other_layout_reads_by_the_format_rules() {
         );
         let top = store.top_folders(&boxes[0].key).expect("top");
         let names: Vec<&str> = top.iter().map(|f| f.name.as_str()).collect();
-        assert_eq!(names, ["Top of Information Store", "Recoverable Items"]);
+        assert_eq!(
+            names,
+            ["Top of Information Store", "Recoverable Items", UNFILED]
+        );
+        let unfiled = store.messages(&folder_key(&top, UNFILED)).expect("unfiled");
+        let subjects: Vec<&str> = unfiled.iter().map(|m| m.subject.as_str()).collect();
+        assert_eq!(subjects, ["In the root", "Folder row lost"]);
         let tois = store
             .sub_folders(&folder_key(&top, "Top of Information Store"))
             .expect("sub");

@@ -3,7 +3,10 @@
 //!
 //! Keys (stable across instants of the same database, free of `/[]`):
 //! mailbox `N` (its `MailboxNumber`), folder `N.F<hex FolderId>`, message
-//! `N.<MessageDocumentId>`.
+//! `N.<MessageDocumentId>`; `N.O` is the synthetic folder
+//! [`UNFILED`] listed last among the top folders: messages whose `FolderId`
+//! names no listed folder (the root itself, or a folder row lost to damage)
+//! — scanned only when opened.
 //!
 //! Listing reads `Mailbox` and `Folder_N` only; a folder's message list
 //! scans `Message_N` reading the small columns and the property blob, never
@@ -26,6 +29,17 @@ use crate::model::{
 /// `SpecialFolderNumber` of Recoverable Items (exchange-store.md §8.1); its
 /// subfolders (Deletions 21, Versions 22, ...) hold deleted items.
 const RECOVERABLE_ITEMS: i64 = 20;
+
+/// Name of the synthetic top folder holding messages of no listed folder.
+pub const UNFILED: &str = "(messages without a folder)";
+
+/// What a folder key names.
+enum FolderRef {
+    /// A `Folder_N` row by `FolderId`.
+    Id(Vec<u8>),
+    /// The synthetic [`UNFILED`] folder.
+    Unfiled,
+}
 
 /// One `Folder_N` row.
 #[derive(Debug, Clone)]
@@ -209,11 +223,15 @@ impl EdbStore {
     }
 
     /// Mailbox number and folder id of a folder key.
-    fn parse_folder_key(&self, key: &str) -> Result<(i32, Vec<u8>)> {
-        let (n, id) = key.split_once(".F").ok_or_else(|| self.bad_key(key))?;
+    fn parse_folder_key(&self, key: &str) -> Result<(i32, FolderRef)> {
+        let (n, rest) = key.split_once('.').ok_or_else(|| self.bad_key(key))?;
         let n = n.parse().map_err(|_| self.bad_key(key))?;
-        let id = unhex(id).ok_or_else(|| self.bad_key(key))?;
-        Ok((n, id))
+        let r = match rest.strip_prefix('F') {
+            Some(id) => FolderRef::Id(unhex(id).ok_or_else(|| self.bad_key(key))?),
+            None if rest == "O" => FolderRef::Unfiled,
+            None => return Err(self.bad_key(key)),
+        };
+        Ok((n, r))
     }
 
     /// Mailbox number and document id of a message key.
@@ -357,19 +375,29 @@ impl MailStore for EdbStore {
             .map(|f| f.id.as_slice())
             .collect();
         // The root's children, plus folders whose parent is missing (shown
-        // at the top rather than lost).
-        Ok(rows
+        // at the top rather than lost), plus the synthetic unfiled folder.
+        let mut out: Vec<FolderInfo> = rows
             .iter()
             .filter(|f| {
                 !roots.contains(f.id.as_slice())
                     && (roots.contains(f.parent.as_slice()) || !ids.contains(f.parent.as_slice()))
             })
             .map(|f| Self::folder_info(n, f))
-            .collect())
+            .collect();
+        out.push(FolderInfo {
+            key: format!("{n}.O"),
+            name: UNFILED.into(),
+            container_class: None,
+            status: ItemStatus::Live,
+        });
+        Ok(out)
     }
 
     fn sub_folders(&self, folder: &Key) -> Result<Vec<FolderInfo>> {
-        let (n, id) = self.parse_folder_key(folder)?;
+        let (n, r) = self.parse_folder_key(folder)?;
+        let FolderRef::Id(id) = r else {
+            return Ok(Vec::new());
+        };
         let rows = self.folder_rows(n)?;
         Ok(rows
             .iter()
@@ -379,13 +407,23 @@ impl MailStore for EdbStore {
     }
 
     fn messages(&self, folder: &Key) -> Result<Vec<MessageSummary>> {
-        let (n, id) = self.parse_folder_key(folder)?;
+        let (n, r) = self.parse_folder_key(folder)?;
+        let rows = self.folder_rows(n)?;
+        // Folders a message can be listed in: every row but the roots.
+        let listed: BTreeSet<&[u8]> = rows
+            .iter()
+            .filter(|f| !(is_zero(&f.parent) || f.parent == f.id))
+            .map(|f| f.id.as_slice())
+            .collect();
         let table = self.table("Message", n)?;
         let mut out = Vec::new();
         self.scan::<()>(table, |row| {
-            if row.bytes(&["FolderId"]).as_deref() != Some(id.as_slice())
-                || row.int(&["IsHidden", "IsAssociated"]).unwrap_or(0) != 0
-            {
+            let folder_id = row.bytes(&["FolderId"]);
+            let wanted = match &r {
+                FolderRef::Id(id) => folder_id.as_deref() == Some(id.as_slice()),
+                FolderRef::Unfiled => folder_id.is_none_or(|f| !listed.contains(f.as_slice())),
+            };
+            if !wanted || row.int(&["IsHidden", "IsAssociated"]).unwrap_or(0) != 0 {
                 return None;
             }
             match message::summary(self, n, row) {

@@ -71,6 +71,14 @@ pub fn expected_paths(m: &Manifest) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     for mb in &m.mailboxes {
         out.insert(ItemPath::root().child(&mb.owner.name).to_string());
+        // The reader's synthetic folder for messages of no listed folder
+        // (empty for generated databases: every message has its folder).
+        out.insert(
+            ItemPath::root()
+                .child(&mb.owner.name)
+                .child(kairos_exchange::edb::store::UNFILED)
+                .to_string(),
+        );
         for f in &mb.folders {
             if f.path == "/" {
                 continue;
