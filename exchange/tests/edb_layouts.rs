@@ -245,6 +245,12 @@ fn database(page_size: u32) -> Vec<u8> {
                     s8(0x370D, r"\\files\share\plan.xlsx"),
                 ])),
             ],
+            vec![
+                Value::I64(72),
+                Value::I32(3),
+                Value::Bytes(b"still here".to_vec()),
+                Value::Bytes(b"JUNK, not a property blob".to_vec()),
+            ],
         ],
     };
     write_database(&DatabaseSpec {
@@ -310,7 +316,7 @@ fn other_layout_reads_by_the_format_rules() {
             Some("2026-10-05T09:00:00Z".into())
         );
         assert_eq!(m1.status, ItemStatus::Live);
-        assert_eq!(listed[1].attachment_count, 2);
+        assert_eq!(listed[1].attachment_count, 3);
 
         let full = store.message(&m1.key).expect("message 1");
         assert_eq!(full.body_text.as_deref(), Some("Grüße aus Köln"));
@@ -349,7 +355,19 @@ fn other_layout_reads_by_the_format_rules() {
         assert_eq!(m3.sender.email, "eve@example.org");
         assert_eq!(m3.body_html.as_deref(), Some(big_html().as_slice()));
         assert!(big_html().len() > 4 * page_size as usize);
-        assert_eq!(m3.attachments.len(), 2);
+        assert_eq!(m3.attachments.len(), 3);
+        // A broken attachment blob loses its properties, not its bytes,
+        // and marks the message damaged naming the attachment row.
+        assert_eq!(m3.attachments[2].data(), Some(&b"still here"[..]));
+        match &m3.status {
+            ItemStatus::Damaged(why) => {
+                assert!(
+                    why.contains("Attachment_7") && why.contains("ProP"),
+                    "{why}"
+                );
+            }
+            other => panic!("expected damaged, got {other:?}"),
+        }
         assert_eq!(m3.attachments[0].name, "notes.txt");
         assert_eq!(m3.attachments[0].data(), Some(&b"plain notes\r\n"[..]));
         assert_eq!(

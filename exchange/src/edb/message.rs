@@ -151,7 +151,7 @@ pub(super) fn summary(store: &EdbStore, n: i32, row: &mut Row<'_, '_>) -> Result
         if has == 0 {
             0
         } else {
-            attachment_rows(store, n, head.doc, None).map_or(0, |a| a.len())
+            attachment_rows(store, n, head.doc, None).map_or(0, |a| a.0.len())
         }
     };
     Ok(MessageSummary {
@@ -383,7 +383,10 @@ pub(super) fn build(store: &EdbStore, n: i32, row: &mut Row<'_, '_>) -> Result<M
     bodies(row, &props, &mut msg);
     let ids = subobjects(row);
     match attachment_rows(store, n, head.doc, ids.as_deref()) {
-        Ok(a) => msg.attachments = a,
+        Ok((a, problems)) => {
+            msg.attachments = a;
+            row.problems.extend(problems);
+        }
         Err(e) => row.problems.push(format!("attachments: {e}")),
     }
     msg.status = status(store, n, row);
@@ -398,10 +401,11 @@ fn attachment_rows(
     n: i32,
     doc: i64,
     ids: Option<&[i64]>,
-) -> Result<Vec<Attachment>> {
+) -> Result<(Vec<Attachment>, Vec<String>)> {
     if ids.is_some_and(<[i64]>::is_empty) {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Vec::new()));
     }
+    let mut problems = Vec::new();
     let table = store.table("Attachment", n)?;
     let mut found: Vec<(i64, i64, Attachment)> = Vec::new();
     store.scan::<()>(table, |row| {
@@ -417,16 +421,19 @@ fn attachment_rows(
                     .int(&["AttachmentId", "AttachmentNumber"])
                     .unwrap_or(i64::MAX),
             };
-            found.push((order, inid.unwrap_or(0), attachment(store, row)));
+            let (att, p) = attachment(store, row);
+            problems.extend(p);
+            found.push((order, inid.unwrap_or(0), att));
         }
         None
     })?;
     found.sort_by_key(|f| (f.0, f.1));
-    Ok(found.into_iter().map(|f| f.2).collect())
+    Ok((found.into_iter().map(|f| f.2).collect(), problems))
 }
 
-/// One attachment row.
-fn attachment(store: &EdbStore, row: &mut Row<'_, '_>) -> Attachment {
+/// One attachment row, and the problems met outside its content (a name
+/// or property that could not be read), for the message's status.
+fn attachment(store: &EdbStore, row: &mut Row<'_, '_>) -> (Attachment, Vec<String>) {
     let props = row.props();
     store.blob_notes(&props, row);
     let name = row
@@ -452,9 +459,11 @@ fn attachment(store: &EdbStore, row: &mut Row<'_, '_>) -> Attachment {
         .filter(|s| !s.is_empty())
         .map(str::to_owned);
     let method = props.int(tags::ATTACH_METHOD).unwrap_or(1);
+    let before = row.problems.len();
     let data = row
         .bytes(&["Content", "AttachmentContent"])
         .or_else(|| props.bytes(tags::ATTACH_DATA_BIN).map(<[u8]>::to_vec));
+    let content_problems = row.problems.split_off(before);
     let rfc822 = method == EMBEDDED
         || mime_type
             .as_deref()
@@ -467,8 +476,8 @@ fn attachment(store: &EdbStore, row: &mut Row<'_, '_>) -> Attachment {
                 .unwrap_or_default()
                 .to_owned(),
         )
-    } else if !row.problems.is_empty() {
-        AttachmentContent::Unreadable(row.problems.join("; "))
+    } else if data.is_none() && !content_problems.is_empty() {
+        AttachmentContent::Unreadable(content_problems.join("; "))
     } else {
         match data {
             Some(d) if rfc822 => AttachmentContent::Rfc822(d),
@@ -486,12 +495,13 @@ fn attachment(store: &EdbStore, row: &mut Row<'_, '_>) -> Attachment {
             None => AttachmentContent::Data(Vec::new()),
         }
     };
-    Attachment {
+    let att = Attachment {
         name,
         mime_type,
         content_id,
         content,
-    }
+    };
+    (att, std::mem::take(&mut row.problems))
 }
 
 #[cfg(test)]
