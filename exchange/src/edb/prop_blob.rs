@@ -612,7 +612,99 @@ mod tests {
         assert_eq!(base.get(2), None);
     }
 
+    /// Encodes per the table of exchange-store.md §4.2 (independently of
+    /// the decoder): directory type byte and value bytes.
+    fn encode(v: &PropValue) -> (u8, Vec<u8>) {
+        fn sized(base: u8, b: &[u8]) -> Vec<u8> {
+            let mut out = Vec::new();
+            if b.is_empty() {
+                out.push(base);
+            } else if b.len() < 256 {
+                out.extend_from_slice(&[base + if base == 0x48 { 5 } else { 1 }, b.len() as u8]);
+            } else {
+                out.push(base + if base == 0x48 { 6 } else { 2 });
+                out.extend_from_slice(&(b.len() as u16).to_le_bytes());
+            }
+            out.extend_from_slice(b);
+            out
+        }
+        match v {
+            PropValue::Bool(b) => (0x08, vec![0x08 | u8::from(*b)]),
+            PropValue::Int(i) => {
+                if let Ok(x) = i32::try_from(*i) {
+                    let mut out = Vec::new();
+                    if x == 0 {
+                        out.push(0x18);
+                    } else if let Ok(y) = i8::try_from(x) {
+                        out.extend_from_slice(&[0x19, y as u8]);
+                    } else if let Ok(y) = i16::try_from(x) {
+                        out.push(0x1a);
+                        out.extend_from_slice(&y.to_le_bytes());
+                    } else {
+                        out.push(0x1b);
+                        out.extend_from_slice(&x.to_le_bytes());
+                    }
+                    (0x18, out)
+                } else {
+                    let mut out = vec![0x24];
+                    out.extend_from_slice(&i.to_le_bytes());
+                    (0x20, out)
+                }
+            }
+            PropValue::Time(t) => {
+                let mut out = vec![0x38];
+                out.extend_from_slice(&t.to_le_bytes());
+                (0x38, out)
+            }
+            PropValue::Str(t) => (0x48, sized(0x48, t.as_bytes())),
+            PropValue::Bin(b) => (0x50, sized(0x50, b)),
+            PropValue::Multi(items) => {
+                let mut out = vec![0xc9, items.len() as u8];
+                for it in items {
+                    if let PropValue::Str(t) = it {
+                        out.extend(sized(0x48, t.as_bytes()));
+                    }
+                }
+                (0xc8, out)
+            }
+            _ => (0x50, vec![0x50]),
+        }
+    }
+
+    fn any_value() -> impl proptest::strategy::Strategy<Value = PropValue> {
+        use proptest::prelude::*;
+        prop_oneof![
+            any::<bool>().prop_map(PropValue::Bool),
+            any::<i64>().prop_map(PropValue::Int),
+            any::<u64>().prop_map(PropValue::Time),
+            "[a-zA-Z0-9 äöü日本語]{0,120}".prop_map(PropValue::Str),
+            proptest::collection::vec(any::<u8>(), 0..600).prop_map(PropValue::Bin),
+            proptest::collection::vec("[a-z]{0,5}", 0..5)
+                .prop_map(|v| { PropValue::Multi(v.into_iter().map(PropValue::Str).collect()) }),
+        ]
+    }
+
     proptest::proptest! {
+        #[test]
+        fn encoded_properties_decode_to_themselves(
+            values in proptest::collection::vec(any_value(), 0..20)
+        ) {
+            let encoded: Vec<(u8, u16, Vec<u8>)> = values
+                .iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    let (t, b) = encode(v);
+                    (t, 0x1000 + i as u16, b)
+                })
+                .collect();
+            let dir: Vec<(u8, u16)> = encoded.iter().map(|e| (e.0, e.1)).collect();
+            let vals: Vec<u8> = encoded.iter().flat_map(|e| e.2.clone()).collect();
+            let (set, tomb) = decode(&blob(&dir, &vals)).expect("decodes");
+            proptest::prop_assert!(set.problems.is_empty() && set.notes.is_empty() && tomb.is_empty());
+            let got: Vec<PropValue> = set.props.iter().map(|p| p.2.clone()).collect();
+            proptest::prop_assert_eq!(got, values);
+        }
+
         #[test]
         fn arbitrary_bytes_never_panic(tail in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
             let mut b = b"ProP\x00\x04".to_vec();
