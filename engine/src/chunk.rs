@@ -1,8 +1,8 @@
 //! Chunks: one distinct block content, BLAKE3-addressed, zstd-compressed.
 //!
-//! New chunks are stored in *groups*: the chunks of one batch, in batch
-//! order, up to [`GROUP_BYTES`] of plain bytes per group, compressed as one
-//! zstd frame. A `Group` record's payload is `dict_no u32 | count u32 |
+//! New chunks are stored in *groups*: each run of consecutive new blocks of
+//! one stream in a batch, up to [`GROUP_BYTES`] of plain bytes, compressed
+//! as one zstd frame (a scattered block is a group of one). A `Group` record's payload is `dict_no u32 | count u32 |
 //! (blake3 [32] | raw_len u32) × count | zstd frame of the concatenation`.
 //! Each chunk stays addressed by its own BLAKE3 (the index points at the
 //! record and the member number); reading one decompresses the group, and

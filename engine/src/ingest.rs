@@ -16,7 +16,7 @@ use rayon::prelude::*;
 use crate::chunk::block_hash;
 use crate::error::{Result, StoreError};
 use crate::index::StreamRow;
-use crate::store::{Ack, Batch, Store};
+use crate::store::{Ack, Batch, ChunkIn, Store};
 use crate::{Hash, format_ns};
 
 /// What happened to a stream.
@@ -218,11 +218,19 @@ fn write_ops(batch: &mut Batch<'_>, ops: &[Op]) -> Result<()> {
         })
         .collect();
     // All new chunks first, compressed in parallel; then the entries in order.
-    let fresh: Vec<(Hash, &[u8])> = ops
+    let fresh: Vec<ChunkIn<'_>> = ops
         .iter()
         .zip(&hashes)
         .filter_map(|(op, h)| match (op, h) {
-            (Op::Block { data, .. }, Some(h)) => Some((*h, data.as_slice())),
+            (
+                Op::Block {
+                    stream,
+                    block,
+                    data,
+                    ..
+                },
+                Some(h),
+            ) => Some((*stream, *block, *h, data.as_slice())),
             _ => None,
         })
         .collect();

@@ -702,6 +702,9 @@ impl std::fmt::Debug for Batch<'_> {
 
 /// A block to record: number, hash (zero hash for an all-zero block), content.
 pub type BlockIn<'a> = (u64, Hash, &'a [u8]);
+/// A chunk to store: the stream and block it comes from (runs of
+/// consecutive blocks share a zstd frame), its hash, its content.
+pub type ChunkIn<'a> = (u32, u64, Hash, &'a [u8]);
 
 impl<'s> Batch<'s> {
     /// Starts a batch on the writer state (see [`Store::begin`]).
@@ -873,7 +876,7 @@ impl<'s> Batch<'s> {
     /// Records versions of blocks of `stream` at instant `ts`. Stores each
     /// chunk not yet in the store (compressed in parallel), then the entries.
     pub fn put_blocks(&mut self, stream: u32, ts: i64, blocks: &[BlockIn<'_>]) -> Result<()> {
-        let fresh: Vec<(Hash, &[u8])> = blocks.iter().map(|&(_, h, d)| (h, d)).collect();
+        let fresh: Vec<ChunkIn<'_>> = blocks.iter().map(|&(b, h, d)| (stream, b, h, d)).collect();
         self.store_new_chunks(&fresh)?;
         for &(block, hash, _) in blocks {
             self.push_block(stream, block, ts, hash)?;
@@ -893,27 +896,27 @@ impl<'s> Batch<'s> {
 
     /// Stores the chunks among `chunks` that the store does not hold yet
     /// (zero blocks are never stored; duplicates are stored once).
-    pub fn store_new_chunks(&mut self, chunks: &[(Hash, &[u8])]) -> Result<()> {
-        let mut fresh: Vec<(Hash, &[u8])> = Vec::new();
+    pub fn store_new_chunks(&mut self, chunks: &[ChunkIn<'_>]) -> Result<()> {
+        let mut fresh: Vec<ChunkIn<'_>> = Vec::new();
         {
             let mut seen = HashSet::new();
             let txn = self.txn();
             let t = Tables::open(txn).map_err(|e| self.inner.ix(e))?;
-            for &(hash, data) in chunks {
+            for &(stream, block, hash, data) in chunks {
                 if hash != ZERO_HASH
                     && seen.insert(hash)
                     && index::chunk(txn, &t, &hash)
                         .map_err(|e| self.inner.ix(e))?
                         .is_none()
                 {
-                    fresh.push((hash, data));
+                    fresh.push((stream, block, hash, data));
                 }
             }
         }
         self.store_chunks(&fresh)
     }
 
-    fn store_chunks(&mut self, fresh: &[(Hash, &[u8])]) -> Result<()> {
+    fn store_chunks(&mut self, fresh: &[ChunkIn<'_>]) -> Result<()> {
         if fresh.is_empty() {
             return Ok(());
         }
@@ -926,14 +929,20 @@ impl<'s> Batch<'s> {
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             (d.current, d.get(d.current))
         };
-        // Runs of up to GROUP_BYTES, in batch order.
-        let mut groups: Vec<&[(Hash, &[u8])]> = Vec::new();
+        // Runs of consecutive blocks of one stream, up to GROUP_BYTES each: a
+        // group is read back together (a restore, a scan of the file), so
+        // scattered blocks get frames of their own.
+        let mut groups: Vec<&[ChunkIn<'_>]> = Vec::new();
         let mut rest = fresh;
         while !rest.is_empty() {
             let mut n = 0;
             let mut bytes = 0;
-            while let Some((_, d)) = rest.get(n)
-                && (n == 0 || bytes + d.len() <= chunk::GROUP_BYTES)
+            while let Some(&(s, b, _, d)) = rest.get(n)
+                && (n == 0
+                    || (bytes + d.len() <= chunk::GROUP_BYTES
+                        && rest
+                            .get(n - 1)
+                            .is_some_and(|&(ps, pb, _, _)| ps == s && pb + 1 == b)))
             {
                 bytes += d.len();
                 n += 1;
@@ -945,18 +954,22 @@ impl<'s> Batch<'s> {
         let frames: Vec<std::result::Result<Vec<u8>, String>> = groups
             .par_iter()
             .map(|g| {
-                let plain: Vec<u8> = g.iter().flat_map(|(_, d)| d.iter().copied()).collect();
+                let plain: Vec<u8> = g
+                    .iter()
+                    .flat_map(|(_, _, _, d)| d.iter().copied())
+                    .collect();
                 chunk::compress(&plain, dict.as_deref())
             })
             .collect();
         for (g, frame) in groups.iter().zip(frames) {
             let frame = frame.map_err(|e| StoreError::Invalid(format!("zstd failed: {e}")))?;
-            let members: Vec<chunk::Member> = g.iter().map(|(h, d)| (*h, d.len() as u32)).collect();
+            let members: Vec<chunk::Member> =
+                g.iter().map(|(_, _, h, d)| (*h, d.len() as u32)).collect();
             let head = chunk::encode_group_header(dict_no, &members);
             let pack_id = self.active().id();
             let offset = self.active().append(RecordKind::Group, &[&head, &frame])?;
             let payload_len = (head.len() + frame.len()) as u32;
-            for (i, (hash, _)) in g.iter().enumerate() {
+            for (i, (_, _, hash, _)) in g.iter().enumerate() {
                 let loc = Loc {
                     member: i as u32,
                     ..Loc::record(pack_id, offset, payload_len)
@@ -971,7 +984,7 @@ impl<'s> Batch<'s> {
 
     /// Trains the store's dictionary from the first large enough group of
     /// new blocks of the store's block size.
-    fn maybe_train(&mut self, fresh: &[(Hash, &[u8])]) -> Result<()> {
+    fn maybe_train(&mut self, fresh: &[ChunkIn<'_>]) -> Result<()> {
         if self
             .inner
             .dicts
@@ -983,7 +996,7 @@ impl<'s> Batch<'s> {
         {
             return Ok(());
         }
-        let samples: Vec<&[u8]> = fresh.iter().map(|(_, d)| *d).collect();
+        let samples: Vec<&[u8]> = fresh.iter().map(|(_, _, _, d)| *d).collect();
         let Some(dict) = chunk::train(&samples) else {
             return Ok(());
         };

@@ -20,6 +20,9 @@ use crate::index::{self, Loc, StreamRow};
 use crate::store::{Inner, Members, Store, pick, read_with};
 use crate::{Hash, ZERO_HASH, format_ns};
 
+/// Decoded records a restore worker keeps (see `View::load`).
+const RECENT_RECORDS: usize = 4;
+
 /// Stream `stream` as of one instant. Cheap to open, `Send + Sync`, immutable.
 #[derive(Debug, Clone)]
 pub struct View {
@@ -147,24 +150,32 @@ impl View {
 
     /// Loads a chunk; if it fails, looks its location up again once (a
     /// concurrent gc may have moved it) before reporting damage. With
-    /// `last` (a restore worker's most recently decoded record: a group
-    /// holds consecutive blocks) the shared cache is bypassed.
+    /// `recent` (a restore worker's last few decoded records: a group holds
+    /// consecutive blocks, interrupted by blocks of later versions) the
+    /// shared cache is bypassed.
     fn load(
         &self,
         hash: &Hash,
         loc: Loc,
-        mut last: Option<&mut Option<(Loc, Members)>>,
+        mut recent: Option<&mut Vec<(Loc, Members)>>,
     ) -> std::result::Result<Arc<[u8]>, String> {
-        let mut get = |l: Loc| match last.as_deref_mut() {
+        let mut get = |l: Loc| match recent.as_deref_mut() {
             None => self.inner.load_chunk(hash, l),
-            Some(last) => {
-                let same = last
-                    .as_ref()
-                    .is_some_and(|(k, _)| (k.pack, k.offset) == (l.pack, l.offset));
-                if !same {
-                    *last = Some((l, self.inner.decode_record(l)?));
-                }
-                let members = last.as_ref().map(|(_, m)| m.as_slice()).unwrap_or_default();
+            Some(recent) => {
+                let i = match recent
+                    .iter()
+                    .position(|(k, _)| (k.pack, k.offset) == (l.pack, l.offset))
+                {
+                    Some(i) => i,
+                    None => {
+                        if recent.len() >= RECENT_RECORDS {
+                            recent.remove(0);
+                        }
+                        recent.push((l, self.inner.decode_record(l)?));
+                        recent.len() - 1
+                    }
+                };
+                let members = recent.get(i).map(|(_, m)| m.as_slice()).unwrap_or_default();
                 pick(members, hash, l, || self.inner.chunk_at(hash, l))
             }
         };
@@ -254,13 +265,13 @@ impl View {
                 .enumerate()
                 .map(|(ci, part)| {
                     let mut bad = Vec::new();
-                    let mut last = None;
+                    let mut recent = Vec::with_capacity(RECENT_RECORDS);
                     for (i, l) in part.iter().enumerate() {
                         let b = g + (ci * 64 + i) as u64;
                         let off = b * bs;
                         let want = bs.min(self.len - off) as usize;
                         if let Some((hash, loc)) = l {
-                            match self.load(hash, *loc, Some(&mut last)) {
+                            match self.load(hash, *loc, Some(&mut recent)) {
                                 Ok(data) => file
                                     .write_all_at(&data[..want.min(data.len())], off)
                                     .map_err(StoreError::io(path, "write restore file"))?,
