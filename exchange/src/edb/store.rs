@@ -60,6 +60,9 @@ pub struct EdbStore {
     numbers: Vec<i32>,
     folders: Mutex<HashMap<i32, Arc<Vec<FolderRow>>>>,
     notes: Mutex<BTreeSet<String>>,
+    /// The message built last: finding one scans `Message_N`, and a path
+    /// is often resolved twice in a row (item, then export).
+    last: Mutex<Option<Message>>,
 }
 
 /// True when the catalog has the per-mailbox folder tables of the
@@ -104,6 +107,7 @@ impl EdbStore {
             numbers,
             folders: Mutex::new(HashMap::new()),
             notes: Mutex::new(BTreeSet::new()),
+            last: Mutex::new(None),
         })
     }
 
@@ -436,12 +440,25 @@ impl MailStore for EdbStore {
     }
 
     fn message(&self, key: &Key) -> Result<Message> {
+        if let Some(m) = self
+            .last
+            .lock()
+            .ok()
+            .and_then(|l| l.as_ref().filter(|m| &m.key == key).cloned())
+        {
+            return Ok(m);
+        }
         let (n, doc) = self.parse_message_key(key)?;
         let table = self.table("Message", n)?;
-        self.scan(table, |row| {
-            (row.int(&["MessageDocumentId"]) == Some(doc)).then(|| message::build(self, n, row))
-        })?
-        .unwrap_or_else(|| Err(self.not_found(format!("message {key}"))))
+        let m = self
+            .scan(table, |row| {
+                (row.int(&["MessageDocumentId"]) == Some(doc)).then(|| message::build(self, n, row))
+            })?
+            .unwrap_or_else(|| Err(self.not_found(format!("message {key}"))))?;
+        if let Ok(mut l) = self.last.lock() {
+            *l = Some(m.clone());
+        }
+        Ok(m)
     }
 }
 
