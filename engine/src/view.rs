@@ -162,18 +162,17 @@ impl View {
         let mut get = |l: Loc| match recent.as_deref_mut() {
             None => self.inner.load_chunk(hash, l),
             Some(recent) => {
-                let i = match recent
+                let found = recent
                     .iter()
-                    .position(|(k, _)| (k.pack, k.offset) == (l.pack, l.offset))
-                {
-                    Some(i) => i,
-                    None => {
-                        if recent.len() >= RECENT_RECORDS {
-                            recent.remove(0);
-                        }
-                        recent.push((l, self.inner.decode_record(l)?));
-                        recent.len() - 1
+                    .position(|(k, _)| (k.pack, k.offset) == (l.pack, l.offset));
+                let i = if let Some(i) = found {
+                    i
+                } else {
+                    if recent.len() >= RECENT_RECORDS {
+                        recent.remove(0);
                     }
+                    recent.push((l, self.inner.decode_record(l)?));
+                    recent.len() - 1
                 };
                 let members = recent.get(i).map(|(_, m)| m.as_slice()).unwrap_or_default();
                 pick(members, hash, l, || self.inner.chunk_at(hash, l))
