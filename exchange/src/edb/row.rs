@@ -127,15 +127,10 @@ impl<'r, 'a> Row<'r, 'a> {
             }
         }
     }
-
-    /// The record's raw value of `name` (multi-values stay whole).
-    pub fn raw(&self, name: &str) -> Option<Value> {
-        self.rec.get(name)
-    }
 }
 
 /// An integer of any column width.
-pub fn int_of(v: &Value) -> Option<i64> {
+fn int_of(v: &Value) -> Option<i64> {
     Some(match v {
         Value::Bit(b) => i64::from(*b),
         Value::UnsignedByte(x) => i64::from(*x),

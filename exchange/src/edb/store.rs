@@ -131,7 +131,7 @@ impl EdbStore {
         }
     }
 
-    pub(super) fn not_found(&self, what: String) -> Error {
+    fn not_found(&self, what: String) -> Error {
         Error::NotFound {
             source_name: self.db.source_name().to_owned(),
             what,
@@ -165,8 +165,8 @@ impl EdbStore {
         Ok(None)
     }
 
-    /// Records the problems of a decoded blob as notes (kept values) and
-    /// returns the lossy ones.
+    /// Files what a decoded blob did not understand: what lost nothing as a
+    /// store note, lossy problems on the row (they make the item damaged).
     pub(super) fn blob_notes(&self, props: &PropSet, row: &mut Row<'_, '_>) {
         for p in &props.notes {
             self.note(format!("{}: {p}", row.place()));
@@ -239,7 +239,7 @@ impl EdbStore {
     }
 
     /// Mailbox number and document id of a message key.
-    pub(super) fn parse_message_key(&self, key: &str) -> Result<(i32, i64)> {
+    fn parse_message_key(&self, key: &str) -> Result<(i32, i64)> {
         let (n, doc) = key.split_once('.').ok_or_else(|| self.bad_key(key))?;
         match (n.parse(), doc.parse()) {
             (Ok(n), Ok(doc)) => Ok((n, doc)),
@@ -303,7 +303,7 @@ fn mark_deleted_area(rows: &mut [FolderRow]) {
 }
 
 /// Lowercase hex.
-pub(super) fn hex(b: &[u8]) -> String {
+fn hex(b: &[u8]) -> String {
     use std::fmt::Write as _;
     b.iter().fold(String::new(), |mut s, x| {
         let _ = write!(s, "{x:02x}");
