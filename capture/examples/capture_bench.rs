@@ -9,7 +9,8 @@
 //!   the disk's fdatasync latency and one engine ingest in the same run.
 //! - shim: the same writes (8 KiB / 128 KiB / 1 MiB, 128 MiB, fsync at the
 //!   end) into a plain directory and through the FUSE shim capturing into a
-//!   store, into a spool journal, into nothing (the FUSE path alone), and
+//!   store, into a spool journal, into an agent shipping its spool to a
+//!   server over loopback, into nothing (the FUSE path alone), and
 //!   the first two with the kernel's writeback cache; interleaved rounds,
 //!   medians, ratios to plain, each with its fsync's share. Beside them the
 //!   engine alone ingesting the same events: the store path's ceiling.
@@ -229,20 +230,39 @@ fn shim_ratio() {
         ))
     };
     let discard: Arc<dyn EventSink> = Arc::new(Discard::default());
+    // The whole agent configuration: the spool shipped over loopback to a
+    // server ingesting into its store on the same two cores (the journal
+    // is compacted as the server acknowledges, as in production).
+    let token = "0123456789abcdef0123456789abcdef";
+    let (addr, _rt) = start_server(new_store(&dir.path().join("server")), &[("b1", token)]);
+    let agent_spool = Arc::new(JournalSink::new(
+        Journal::open(&dir.path().join("agent-spool")).unwrap(),
+    ));
+    let agent = Agent::start(
+        AgentConfig::new(&addr, "b1", token.as_bytes()),
+        Arc::clone(&agent_spool),
+    );
+    let agent_sink: Arc<dyn EventSink> = agent_spool;
     let mut sessions = Vec::new();
     let mut targets = vec![("plain", plain)];
-    for (name, sink, writeback) in [
-        ("shim into a store", store(), false),
-        ("shim into a spool", spool(), false),
-        ("shim, events discarded", discard, false),
-        ("shim into a store, writeback cache", store(), true),
-        ("shim into a spool, writeback cache", spool(), true),
+    for (name, sink, writeback, prefix) in [
+        ("shim into a store", store(), false, None),
+        ("shim into a spool", spool(), false, None),
+        (
+            "shim into an agent shipping to a server",
+            agent_sink,
+            false,
+            Some("b1"),
+        ),
+        ("shim, events discarded", discard, false, None),
+        ("shim into a store, writeback cache", store(), true, None),
+        ("shim into a spool, writeback cache", spool(), true, None),
     ] {
         let src = dir.path().join(format!("src-{}", sessions.len()));
         let mnt = dir.path().join(format!("mnt-{}", sessions.len()));
         std::fs::create_dir_all(&src).unwrap();
         std::fs::create_dir_all(&mnt).unwrap();
-        let shim = Shim::new(&src, None, sink)
+        let shim = Shim::new(&src, prefix.map(str::to_owned), sink)
             .unwrap()
             .writeback_cache(writeback);
         sessions.push(shim::spawn(shim, &mnt).unwrap());
@@ -294,6 +314,7 @@ fn shim_ratio() {
         );
     }
     drop(sessions);
+    agent.stop();
 }
 
 fn agents() {
