@@ -155,6 +155,35 @@ pub fn train(blocks: &[&[u8]]) -> Option<Vec<u8>> {
     zstd::dict::from_samples(&samples, DICT_SIZE).ok()
 }
 
+/// Blocks of a batch compressed with both dictionaries by [`retrain`].
+const DRIFT_SAMPLES: usize = 256;
+/// A candidate dictionary must save this share (percent) of the current
+/// one's output on the batch's blocks to replace it.
+pub const DRIFT_GAIN_PERCENT: usize = 5;
+
+/// The drift check: trains a candidate dictionary on half of `blocks`
+/// (every other block) and compresses up to 256 blocks of the other half,
+/// one frame each, with it and with `current`. Returns the candidate if it
+/// saves at least [`DRIFT_GAIN_PERCENT`] %, else `None` (the data still
+/// looks like what `current` was trained on).
+pub fn retrain(blocks: &[&[u8]], current: &Prepared) -> Option<Vec<u8>> {
+    let train_half: Vec<&[u8]> = blocks.iter().step_by(2).copied().collect();
+    let test_half: Vec<&[u8]> = blocks.iter().skip(1).step_by(2).copied().collect();
+    let candidate = train(&train_half)?;
+    let mut d = Dicts::default();
+    if !d.insert(1, &candidate) {
+        return None;
+    }
+    let cand = d.get(1)?;
+    let step = test_half.len().div_ceil(DRIFT_SAMPLES).max(1);
+    let (mut old, mut new) = (0usize, 0usize);
+    for b in test_half.iter().step_by(step) {
+        old += compress(b, Some(current)).ok()?.len();
+        new += compress(b, Some(&cand)).ok()?.len();
+    }
+    (new * 100 <= old * (100 - DRIFT_GAIN_PERCENT)).then_some(candidate)
+}
+
 /// The chunk record payload header.
 pub fn encode_header(hash: &Hash, raw_len: u32, dict_no: u32) -> [u8; CHUNK_HEADER] {
     let mut h = [0u8; CHUNK_HEADER];

@@ -28,6 +28,8 @@ pub const DEFAULT_BLOCK_SIZE: u32 = 8192;
 pub const DEFAULT_PACK_TARGET: u64 = 256 << 20;
 /// Bytes of decompressed chunks kept per open store.
 const CACHE_BYTES: usize = 64 << 20;
+/// New chunk bytes between checks of the dictionary against the data.
+const DICT_CHECK_BYTES: u64 = 256 << 20;
 /// An `Entries` record is written when this many bytes of entries are pending.
 pub(crate) const ENTRIES_FLUSH: usize = 1 << 20;
 
@@ -376,6 +378,10 @@ pub(crate) struct Writer {
     pub active: Option<PackWriter>,
     pub next_pack: u32,
     broken: bool,
+    /// New chunk bytes since the dictionary was last checked for drift.
+    dict_bytes: u64,
+    /// How many new chunk bytes between drift checks.
+    dict_check: u64,
 }
 
 /// An open store. Open it with [`Store::open`] to write (takes the writer
@@ -592,6 +598,8 @@ impl Store {
             active: None,
             next_pack: 1,
             broken: false,
+            dict_bytes: 0,
+            dict_check: DICT_CHECK_BYTES,
         };
         crate::replay::recover(&inner, &mut writer)?;
         inner.load_dicts()?;
@@ -642,6 +650,17 @@ impl Store {
     /// The options the store was created with.
     pub fn options(&self) -> StoreOptions {
         self.inner.opts
+    }
+
+    /// Sets how many new chunk bytes pass between dictionary drift checks
+    /// (default 256 MiB). For tests, which cannot write that much.
+    #[doc(hidden)]
+    pub fn set_dict_check_bytes(&mut self, bytes: u64) {
+        if let Some(w) = self.writer.as_mut() {
+            w.get_mut()
+                .unwrap_or_else(PoisonError::into_inner)
+                .dict_check = bytes;
+        }
     }
 
     /// Starts a batch. Everything added to it becomes durable and visible
@@ -982,25 +1001,47 @@ impl<'s> Batch<'s> {
         Ok(())
     }
 
-    /// Trains the store's dictionary from the first large enough group of
-    /// new blocks of the store's block size.
+    /// Trains the store's first dictionary from the first batch that stores
+    /// at least [`chunk::DICT_MIN_SAMPLES`] new blocks; afterwards, every
+    /// `dict_check` bytes of new chunks, checks whether the data drifted
+    /// away from the current dictionary (see [`chunk::retrain`]) and, if a
+    /// dictionary trained on this batch compresses its blocks enough
+    /// better, makes that the current one. Older dictionaries stay: chunks
+    /// name theirs.
     fn maybe_train(&mut self, fresh: &[ChunkIn<'_>]) -> Result<()> {
-        if self
+        let current = self
             .inner
             .dicts
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .current
-            != 0
-            || fresh.len() < chunk::DICT_MIN_SAMPLES
-        {
+            .current;
+        let bytes: u64 = fresh.iter().map(|(_, _, _, d)| d.len() as u64).sum();
+        if current != 0 {
+            self.writer.dict_bytes += bytes;
+            if self.writer.dict_bytes < self.writer.dict_check {
+                return Ok(());
+            }
+        }
+        if fresh.len() < chunk::DICT_MIN_SAMPLES {
             return Ok(());
         }
         let samples: Vec<&[u8]> = fresh.iter().map(|(_, _, _, d)| *d).collect();
-        let Some(dict) = chunk::train(&samples) else {
+        let dict = if current == 0 {
+            chunk::train(&samples)
+        } else {
+            self.writer.dict_bytes = 0;
+            let old = self
+                .inner
+                .dicts
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .get(current);
+            old.and_then(|old| chunk::retrain(&samples, &old))
+        };
+        let Some(dict) = dict else {
             return Ok(());
         };
-        let no = 1;
+        let no = current + 1;
         if !self
             .inner
             .dicts
@@ -1009,6 +1050,12 @@ impl<'s> Batch<'s> {
             .insert(no, &dict)
         {
             return Ok(());
+        }
+        if current != 0 {
+            tracing::info!(
+                "{}: new chunks drifted from dictionary {current}; dictionary {no} takes over",
+                self.inner.dir.display()
+            );
         }
         self.new_dicts.push(no);
         let pack_id = self.active().id();

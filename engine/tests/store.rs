@@ -924,3 +924,129 @@ fn damaged_packs_never_panic_and_never_read_wrong() {
         std::fs::remove_dir_all(&copy).expect("clean up");
     }
 }
+
+fn text_page(rng: &mut impl Rng) -> Vec<u8> {
+    let words = [
+        "invoice ",
+        "customer ",
+        "street ",
+        "paid ",
+        "total ",
+        "order ",
+        "2026 ",
+    ];
+    let mut p = Vec::with_capacity(BS);
+    while p.len() < BS {
+        p.extend_from_slice(words[rng.random_range(0..words.len())].as_bytes());
+        p.extend_from_slice(rng.random_range(0..1000u32).to_string().as_bytes());
+    }
+    p.truncate(BS);
+    p
+}
+
+/// A page of binary records drawn from a vocabulary of 256 random 64-byte
+/// fragments shared by all such pages: what a dictionary trained on them
+/// captures, and one trained on text does not.
+fn binary_page(rng: &mut impl Rng) -> Vec<u8> {
+    let mut vocab_rng = rand::rngs::StdRng::seed_from_u64(1234);
+    let vocab: Vec<[u8; 64]> = (0..256)
+        .map(|_| {
+            let mut f = [0u8; 64];
+            vocab_rng.fill_bytes(&mut f);
+            f
+        })
+        .collect();
+    let mut p = Vec::with_capacity(BS);
+    while p.len() < BS {
+        p.extend_from_slice(&vocab[rng.random_range(0..vocab.len())]);
+    }
+    p.truncate(BS);
+    p
+}
+
+/// Pages written one here, one there (each its own frame, where the
+/// dictionary matters most).
+fn scattered(stream: &str, ts: i64, pages: Vec<Vec<u8>>) -> Vec<WriteEvent> {
+    pages
+        .into_iter()
+        .enumerate()
+        .map(|(i, data)| WriteEvent {
+            stream: stream.into(),
+            timestamp_ns: ts,
+            change: Change::Write {
+                offset: (i as u64 * 2) * BS as u64,
+                data,
+            },
+        })
+        .collect()
+}
+
+fn dict_records(root: &Path) -> usize {
+    let packs = root.join("packs");
+    pack::list_packs(&packs)
+        .expect("list")
+        .into_iter()
+        .map(|id| {
+            let path = pack::pack_path(&packs, id);
+            let (f, len) = pack::open_pack(&path, id).expect("open");
+            pack::scan(&f, &path, len)
+                .records
+                .iter()
+                .filter(|r| r.kind == RecordKind::Dict)
+                .count()
+        })
+        .sum()
+}
+
+/// The dictionary is retrained when new data stops looking like what it
+/// was trained on: text pages first, then binary ones.
+#[test]
+fn a_new_dictionary_takes_over_when_the_data_drifts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (root, mut store) = new_store(dir.path(), 1 << 30);
+    store.set_dict_check_bytes(u64::MAX);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(9);
+    let mut model = Model::default();
+    let ingest = |store: &Store, evs: Vec<WriteEvent>, model: &mut Model| {
+        for e in &evs {
+            model.apply(e);
+        }
+        store.ingest(&evs).expect("ingest")
+    };
+    let text: Vec<Vec<u8>> = (0..400).map(|_| text_page(&mut rng)).collect();
+    ingest(&store, scattered("t", T0, text), &mut model);
+    assert_eq!(
+        dict_records(&root),
+        1,
+        "first dictionary, from the text pages"
+    );
+    // Binary pages with the text dictionary (no drift check yet).
+    let bin1: Vec<Vec<u8>> = (0..400).map(|_| binary_page(&mut rng)).collect();
+    let before = ingest(&store, scattered("b", T0 + SEC, bin1), &mut model);
+    assert_eq!(dict_records(&root), 1);
+    // Now checked: more binary pages of the same kind get a dictionary of their own.
+    store.set_dict_check_bytes(1 << 20);
+    let bin2: Vec<Vec<u8>> = (0..400).map(|_| binary_page(&mut rng)).collect();
+    let after = ingest(&store, scattered("b", T0 + 2 * SEC, bin2), &mut model);
+    assert_eq!(dict_records(&root), 2, "drift detected");
+    assert!(
+        after.stored_bytes * 100 < before.stored_bytes * 95,
+        "binary pages: {} bytes with the text dictionary, {} with their own",
+        before.stored_bytes,
+        after.stored_bytes
+    );
+    // More of the same: no third dictionary.
+    let bin3: Vec<Vec<u8>> = (0..400).map(|_| binary_page(&mut rng)).collect();
+    ingest(&store, scattered("b", T0 + 3 * SEC, bin3), &mut model);
+    assert_eq!(dict_records(&root), 2, "no drift, no new dictionary");
+    let rows = store.index_rows().expect("rows");
+    drop(store);
+    let store = Store::rebuild_index(&root).expect("rebuild");
+    assert!(store.index_rows().expect("rows") == rows);
+    for (s, history) in &model.streams {
+        for (t, want) in history {
+            assert!(read_all(&store, s, *t) == *want, "{s} at {t}");
+        }
+    }
+    assert!(store.verify(&|_, _| {}).expect("verify").is_clean());
+}
