@@ -8,13 +8,13 @@
 //! | tag | entry | fields |
 //! |---|---|---|
 //! | 1 | [`Entry::Stream`] | id u32, block_size u32, name_len u16, name (UTF-8) |
-//! | 2 | [`Entry::Block`] | stream u32, block u64, ts i64, blake3 [32] (all zero: zero block) |
+//! | 2 | [`Entry::Block`] | stream u32, block u64, ts i64, blake3 \[32\] (all zero: zero block) |
 //! | 3 | [`Entry::Size`] | stream u32, ts i64, size u64 |
 //! | 4 | [`Entry::Mark`] | stream u32 (0: store-wide), ts i64, name_len u16, name |
 //! | 5 | [`Entry::Instant`] | stream u32, ts i64 |
 //! | 6 | [`Entry::Prune`] | stream u32, count u32, ts i64 × count |
 //! | 7 | [`Entry::Checkpoint`] | (none) |
-//! | 8 | [`Entry::Version`] | stream u32, block u64, ts i64, blake3 [32] |
+//! | 8 | [`Entry::Version`] | stream u32, block u64, ts i64, blake3 \[32\] |
 //! | 9 | [`Entry::SizeRow`] | stream u32, ts i64, size u64 |
 //! | 10 | [`Entry::InstantRow`] | stream u32, ts i64, seq u64, blocks u64 |
 //!

@@ -564,7 +564,7 @@ pub fn marks<K: TransactionKind>(
     Ok(out)
 }
 
-/// One block version, as listed by [`versions`].
+/// One block version, as listed by [`for_each_version`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct VersionRow {
     /// Stream id.

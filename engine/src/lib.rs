@@ -5,14 +5,22 @@
 //! `../shared/docs/ARCHITECTURE.md` ("The engine") for the contract.
 //!
 //! What it does: records timestamped block writes of protected files
-//! (streams), stores each distinct block once (BLAKE3-addressed,
-//! zstd-compressed with a per-store dictionary, in append-only pack files),
-//! and answers "what did stream S look like at instant T" — as a
-//! [`View`] that implements [`kairos_parsers::Source`], or as a restored file.
+//! (streams), stores each distinct block once (BLAKE3-addressed; runs of
+//! consecutive new blocks zstd-compressed together as one frame, with a
+//! per-store dictionary that is retrained when the data drifts; in
+//! append-only pack files), and answers "what did stream S look like at
+//! instant T" — as a [`View`] that implements [`kairos_parsers::Source`], or
+//! as a restored file. Retention prunes instants; gc reclaims their chunks
+//! and, through a checkpoint batch, their metadata.
+//!
+//! Not yet: packs on object storage; several `Store` values for one store in
+//! one process (libmdbx opens an environment once per process: share one
+//! `Store`, whose [`Store::ingest`] takes `&self`).
 //!
 //! Modules:
 //! - [`store`]: directory layout, writer lock, open/recovery, [`Batch`] (the one write path);
-//! - [`ingest`]: write events (shim / NBD / network path), [`capture`]: scan capture;
+//! - [`ingest`]: write events (shim / NBD / network path; concurrent calls
+//!   share a batch and its fsync), [`capture`]: scan capture;
 //! - [`view`]: point-in-time views and restore;
 //! - [`pack`], [`chunk`], [`entry`]: the authoritative on-disk format;
 //! - [`index`]: the libmdbx index (a cache rebuilt from packs by [`replay`]);

@@ -49,7 +49,7 @@ pub enum RecordKind {
     Entries = 3,
     /// The end of a batch: `seq u64 | committed_at_ns i64 | entry_count u64`.
     Commit = 4,
-    /// The entry table of a sealed pack (see [`TrailerEntry`]).
+    /// The entry table of a sealed pack: `count u32`, then per record `kind u8 | offset u64 | payload_len u32`.
     Trailer = 5,
     /// Several chunks compressed as one zstd frame (see `chunk::Group`).
     Group = 6,
