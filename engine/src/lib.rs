@@ -13,9 +13,12 @@
 //! as a restored file. Retention prunes instants; gc reclaims their chunks
 //! and, through a checkpoint batch, their metadata.
 //!
-//! Not yet: packs on object storage; several `Store` values for one store in
-//! one process (libmdbx opens an environment once per process: share one
-//! `Store`, whose [`Store::ingest`] takes `&self`).
+//! Not yet: packs on object storage.
+//!
+//! In one process, several `Store` values of one store share its index
+//! environment (libmdbx opens it once per process): readers beside the
+//! writer, a writer reopened while views of the last one live. Threads may
+//! share one writing `Store`: [`Store::ingest`] takes `&self`.
 //!
 //! Modules:
 //! - [`store`]: directory layout, writer lock, open/recovery, [`Batch`] (the one write path);

@@ -118,6 +118,8 @@ impl StoreOptions {
 /// The shared, read-side state of an open store (also held by views).
 pub(crate) struct Inner {
     pub dir: PathBuf,
+    /// The index environment was opened read-write.
+    writable: bool,
     pub opts: StoreOptions,
     pub db: Db,
     packs: RwLock<HashMap<u32, Arc<(File, u64)>>>,
@@ -327,6 +329,37 @@ impl Inner {
         }
         Ok(())
     }
+}
+
+/// Stores open in this process, by canonical directory: libmdbx opens an
+/// environment once per process, so further `Store`s of the same store
+/// share it (views keep it alive).
+static OPEN: Mutex<Vec<(PathBuf, std::sync::Weak<Inner>)>> = Mutex::new(Vec::new());
+
+fn canonical(dir: &Path) -> PathBuf {
+    std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf())
+}
+
+/// The open index environment of `dir` in this process, if any.
+fn opened(dir: &Path) -> Option<Arc<Inner>> {
+    let dir = canonical(dir);
+    let open = OPEN.lock().unwrap_or_else(PoisonError::into_inner);
+    open.iter()
+        .find(|(d, _)| *d == dir)
+        .and_then(|(_, w)| w.upgrade())
+}
+
+fn register(inner: &Arc<Inner>) {
+    let mut open = OPEN.lock().unwrap_or_else(PoisonError::into_inner);
+    open.retain(|(_, w)| w.strong_count() > 0);
+    open.push((canonical(&inner.dir), Arc::downgrade(inner)));
+}
+
+fn in_use(dir: &Path, how: &str) -> StoreError {
+    StoreError::Invalid(format!(
+        "{}: the store is {how} elsewhere in this process; drop those handles first",
+        dir.display()
+    ))
 }
 
 /// The chunks of one record, in record order.
@@ -539,6 +572,7 @@ impl Store {
         let db = index::open(&idx, write).map_err(|e| ix_err(&idx, e))?;
         Ok(Inner {
             dir: dir.to_path_buf(),
+            writable: write,
             opts,
             db,
             packs: RwLock::new(HashMap::new()),
@@ -555,7 +589,12 @@ impl Store {
     pub fn open(dir: &Path) -> Result<Store> {
         Self::read_config(dir)?;
         let lock = Self::lock(dir)?;
-        Self::open_locked(dir, lock)
+        match opened(dir) {
+            // Views of an earlier writer of this process keep its index open.
+            Some(inner) if inner.writable => Self::start_writer(inner, lock),
+            Some(_) => Err(in_use(dir, "open for reading")),
+            None => Self::open_locked(dir, lock),
+        }
     }
 
     /// Recreates the index from the pack files alone (`kairos verify
@@ -563,6 +602,9 @@ impl Store {
     pub fn rebuild_index(dir: &Path) -> Result<Store> {
         Self::read_config(dir)?;
         let lock = Self::lock(dir)?;
+        if opened(dir).is_some() {
+            return Err(in_use(dir, "open (views, readers)"));
+        }
         let idx = dir.join("index");
         if idx.exists() {
             std::fs::remove_dir_all(&idx).map_err(StoreError::io(&idx, "remove old index"))?;
@@ -593,6 +635,14 @@ impl Store {
                 .map_err(StoreError::io(&idx, "create index directory"))?;
             inner = Self::open_inner(dir, true)?;
         }
+        let inner = Arc::new(inner);
+        register(&inner);
+        Self::start_writer(inner, lock)
+    }
+
+    /// Recovers (replays the packs past the index's watermark) and starts
+    /// the writer on an open read-write index.
+    fn start_writer(inner: Arc<Inner>, lock: File) -> Result<Store> {
         let mut writer = Writer {
             _lock: lock,
             active: None,
@@ -603,7 +653,6 @@ impl Store {
         };
         crate::replay::recover(&inner, &mut writer)?;
         inner.load_dicts()?;
-        let inner = Arc::new(inner);
         Ok(Store {
             _syncer: Some(IndexSyncer::start(inner.clone())?),
             inner,
@@ -622,8 +671,18 @@ impl Store {
     }
 
     /// Opens for reading only: no lock, never modifies the store. Sees every
-    /// batch committed before each read transaction starts.
+    /// batch committed before each read transaction starts. In a process
+    /// that already has the store open (a writer, or other readers), the
+    /// new `Store` shares that index environment.
     pub fn open_read(dir: &Path) -> Result<Store> {
+        if let Some(inner) = opened(dir) {
+            return Ok(Store {
+                inner,
+                writer: None,
+                group: crate::group::Group::default(),
+                _syncer: None,
+            });
+        }
         let inner = Self::open_inner(dir, false)?;
         if let Some(old) = Self::stale_index(&inner)? {
             return Err(StoreError::Invalid(format!(
@@ -634,8 +693,10 @@ impl Store {
             )));
         }
         inner.load_dicts()?;
+        let inner = Arc::new(inner);
+        register(&inner);
         Ok(Store {
-            inner: Arc::new(inner),
+            inner,
             writer: None,
             group: crate::group::Group::default(),
             _syncer: None,

@@ -1050,3 +1050,45 @@ fn a_new_dictionary_takes_over_when_the_data_drifts() {
     }
     assert!(store.verify(&|_, _| {}).expect("verify").is_clean());
 }
+
+/// Several `Store` values for one store in one process share its index
+/// environment (libmdbx opens it once per process).
+#[test]
+fn handles_in_one_process_share_the_store() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (root, writer) = new_store(dir.path(), 1 << 20);
+    let ev = |ts: i64, b: u8| WriteEvent {
+        stream: "s".into(),
+        timestamp_ns: ts,
+        change: Change::Write {
+            offset: 0,
+            data: vec![b; 3000],
+        },
+    };
+    writer.ingest(&[ev(T0, 1)]).expect("ingest");
+    let reader = Store::open_read(&root).expect("reader beside the writer");
+    assert_eq!(read_all(&reader, "s", i64::MAX), vec![1u8; 3000]);
+    writer.ingest(&[ev(T0 + SEC, 2)]).expect("ingest");
+    assert_eq!(read_all(&reader, "s", i64::MAX), vec![2u8; 3000]);
+    let err = Store::open(&root).expect_err("one writer");
+    assert!(matches!(err, StoreError::Locked { .. }), "{err}");
+    drop(writer);
+    // The reader keeps the environment; a new writer takes it over.
+    let writer = Store::open(&root).expect("writer again");
+    writer.ingest(&[ev(T0 + 2 * SEC, 3)]).expect("ingest");
+    assert_eq!(read_all(&reader, "s", i64::MAX), vec![3u8; 3000]);
+    assert_eq!(read_all(&reader, "s", T0), vec![1u8; 3000]);
+    let err = Store::rebuild_index(&root).expect_err("in use");
+    assert!(matches!(err, StoreError::Locked { .. }), "{err}");
+    drop(writer);
+    let err = Store::rebuild_index(&root).expect_err("reader still open");
+    assert!(err.to_string().contains("in this process"), "{err}");
+    drop(reader);
+    // A read-only environment cannot become a writer's.
+    let reader = Store::open_read(&root).expect("reader alone");
+    let err = Store::open(&root).expect_err("reader holds a read-only environment");
+    assert!(err.to_string().contains("in this process"), "{err}");
+    drop(reader);
+    let store = Store::rebuild_index(&root).expect("rebuild once alone");
+    assert_eq!(read_all(&store, "s", T0 + SEC), vec![2u8; 3000]);
+}
