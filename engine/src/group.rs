@@ -98,6 +98,11 @@ fn lead(
 ) -> Option<Result<Ack>> {
     let mut w = writer.lock().unwrap_or_else(PoisonError::into_inner);
     let calls = std::mem::take(&mut group.state().queue);
+    let mut round = Round {
+        group,
+        calls: &calls,
+        done: false,
+    };
     let lists: Vec<&[WriteEvent]> = own
         .into_iter()
         .chain(calls.iter().map(|c| c.events.as_slice()))
@@ -105,14 +110,41 @@ fn lead(
     let mut results = run(inner, &mut w, &lists).into_iter();
     drop(w);
     let own_result = if own.is_some() { results.next() } else { None };
-    let mut st = group.state();
+    let st = group.state();
     for (call, r) in calls.iter().zip(results) {
         *call.result.lock().unwrap_or_else(PoisonError::into_inner) = Some(r);
     }
-    st.leading = false;
     drop(st);
-    group.wake.notify_all();
+    round.done = true;
     own_result
+}
+
+/// Ends a leader's round: steps down and wakes the waiters — also when the
+/// round unwinds from a panic, in which case its calls get an error rather
+/// than waiting forever.
+struct Round<'a> {
+    group: &'a Group,
+    calls: &'a [Arc<Call>],
+    done: bool,
+}
+
+impl Drop for Round<'_> {
+    fn drop(&mut self) {
+        let mut st = self.group.state();
+        if !self.done {
+            for call in self.calls {
+                let mut r = call.result.lock().unwrap_or_else(PoisonError::into_inner);
+                if r.is_none() {
+                    *r = Some(Err(StoreError::Invalid(
+                        "the ingest that carried these events panicked; they are not stored".into(),
+                    )));
+                }
+            }
+        }
+        st.leading = false;
+        drop(st);
+        self.group.wake.notify_all();
+    }
 }
 
 /// Commits `lists` as one batch, or — if that fails and there are several —
