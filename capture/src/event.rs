@@ -123,6 +123,16 @@ impl WriteEvent {
     /// [`MAX_WRITE_DATA`] are rejected by [`validate`](Self::validate);
     /// producers call it before assigning a sequence number.
     pub fn encode(&self, seq: u64, out: &mut Vec<u8>) {
+        self.encode_head(seq, out);
+        if let Change::Write { data, .. } = &self.change {
+            out.extend_from_slice(data);
+        }
+    }
+
+    /// Appends the encoding of (`seq`, self) without a write's data, which
+    /// follows it directly in the full encoding: a writer holding the data
+    /// elsewhere can send both without copying the data first.
+    pub fn encode_head(&self, seq: u64, out: &mut Vec<u8>) {
         out.extend_from_slice(&seq.to_le_bytes());
         out.extend_from_slice(&self.ts_ns.to_le_bytes());
         let (kind, arg) = match &self.change {
@@ -136,9 +146,6 @@ impl WriteEvent {
         out.extend_from_slice(name);
         if let Some(arg) = arg {
             out.extend_from_slice(&arg.to_le_bytes());
-        }
-        if let Change::Write { data, .. } = &self.change {
-            out.extend_from_slice(data);
         }
     }
 

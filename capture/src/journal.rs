@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
-use crate::event::{MAX_ENCODED_EVENT, WriteEvent};
+use crate::event::{Change, MAX_ENCODED_EVENT, WriteEvent};
 use crate::sink::{CaptureError, EventSink, Result};
 
 /// Size past which a fully acknowledged journal is truncated.
@@ -42,6 +42,11 @@ pub const COMPACT_AT: u64 = 64 << 20;
 /// fsyncs rarely finds most of its bytes already on the disk at its fsync
 /// instead of all of them still to write.
 pub const WRITE_BEHIND: usize = 1 << 20;
+
+/// Writes of at least this many bytes are appended straight from the
+/// caller's buffer (behind what is buffered, before `append` returns)
+/// instead of being copied into the buffer first.
+pub const DIRECT_APPEND: usize = 64 << 10;
 
 const RECORD_HEADER: usize = 8;
 
@@ -56,6 +61,8 @@ pub struct Journal {
     /// Length of the file: everything before it is written (and, after
     /// `sync`, durable).
     end: u64,
+    /// The kernel was asked to start writing the file up to here.
+    hinted: u64,
     next_seq: u64,
     acked: u64,
 }
@@ -105,6 +112,7 @@ impl Journal {
             file,
             pending: Vec::new(),
             end: valid_end,
+            hinted: valid_end,
             next_seq: last_seq.max(acked) + 1,
             acked,
         })
@@ -115,33 +123,68 @@ impl Journal {
         &self.path
     }
 
-    /// Buffers an event and returns its sequence number.
+    /// Buffers an event (or, for a write of [`DIRECT_APPEND`] bytes or
+    /// more, writes it to the file) and returns its sequence number.
     pub fn append(&mut self, event: &WriteEvent) -> Result<u64> {
         event.validate()?;
         let seq = self.next_seq;
         let start = self.pending.len();
         self.pending.extend_from_slice(&[0; RECORD_HEADER]);
-        event.encode(seq, &mut self.pending);
-        let payload = &self.pending[start + RECORD_HEADER..];
-        let len = payload.len() as u32;
-        let crc = crc32fast::hash(payload);
-        self.pending[start..start + 4].copy_from_slice(&len.to_le_bytes());
-        self.pending[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
-        self.next_seq += 1;
-        if self.pending.len() >= WRITE_BEHIND {
-            // Writing behind is an optimisation: should it fail, the records
-            // stay buffered and the next `sync` retries and reports it.
-            let from = self.end;
-            match self.write_pending() {
-                Ok(()) => {
-                    if let Err(e) = crate::sys::start_writeback(&self.file, from, self.end - from) {
-                        tracing::debug!("{}: sync_file_range: {e}", self.path.display());
-                    }
-                }
-                Err(e) => tracing::warn!("journal write-behind failed, retried at sync: {e}"),
-            }
+        let direct = match &event.change {
+            Change::Write { data, .. } if data.len() >= DIRECT_APPEND => Some(data.as_slice()),
+            _ => None,
+        };
+        if direct.is_some() {
+            event.encode_head(seq, &mut self.pending);
+        } else {
+            event.encode(seq, &mut self.pending);
         }
+        let tail = direct.unwrap_or_default();
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(&self.pending[start + RECORD_HEADER..]);
+        crc.update(tail);
+        // Bounded by validate: name and data limits keep it far below 4 GiB.
+        let len = (self.pending.len() - start - RECORD_HEADER + tail.len()) as u32;
+        self.pending[start..start + 4].copy_from_slice(&len.to_le_bytes());
+        self.pending[start + 4..start + 8].copy_from_slice(&crc.finalize().to_le_bytes());
+        if !tail.is_empty() {
+            // What is buffered, this record's head, then its data from the
+            // caller's buffer: records stay in order, the data is not copied.
+            let head_at = self.end + self.pending.len() as u64;
+            let written = self
+                .file
+                .write_all_at(&self.pending, self.end)
+                .and_then(|()| self.file.write_all_at(tail, head_at));
+            if let Err(e) = written {
+                // Nothing advanced: the earlier records stay buffered.
+                self.pending.truncate(start);
+                return Err(CaptureError::io(&self.path, "append")(e));
+            }
+            self.end = head_at + tail.len() as u64;
+            self.pending.clear();
+        }
+        self.next_seq += 1;
+        self.write_behind();
         Ok(seq)
+    }
+
+    /// Past [`WRITE_BEHIND`] buffered bytes, writes them to the file; past
+    /// as many bytes written since the last hint, asks the kernel to start
+    /// writing them to the disk. Only an optimisation: a failure leaves the
+    /// records buffered, and the next `sync` retries and reports it.
+    fn write_behind(&mut self) {
+        if self.pending.len() >= WRITE_BEHIND
+            && let Err(e) = self.write_pending()
+        {
+            tracing::warn!("journal write-behind failed, retried at sync: {e}");
+        }
+        let unhinted = self.end.saturating_sub(self.hinted);
+        if unhinted >= WRITE_BEHIND as u64 {
+            if let Err(e) = crate::sys::start_writeback(&self.file, self.hinted, unhinted) {
+                tracing::debug!("{}: sync_file_range: {e}", self.path.display());
+            }
+            self.hinted = self.end;
+        }
     }
 
     /// Writes buffered records to the file without fsync: readers (the
@@ -236,6 +279,7 @@ impl Journal {
                 .sync_all()
                 .map_err(CaptureError::io(&self.path, "fsync"))?;
             self.end = 0;
+            self.hinted = 0;
             return Ok(true);
         }
         Ok(false)
@@ -485,7 +529,6 @@ impl EventSink for JournalSink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::Change;
 
     fn ev(i: u64) -> WriteEvent {
         WriteEvent::write(
@@ -506,13 +549,14 @@ mod tests {
         for e in &events {
             j.append(e).unwrap();
         }
-        // Past WRITE_BEHIND the records went to the file without a sync
-        // (the sender reads them from there); the rest waits for one.
+        // Writes of DIRECT_APPEND bytes went to the file without a sync
+        // (the sender reads them from there), in order.
         assert!(j.durable_end() >= WRITE_BEHIND as u64);
         let written = j.read_from(0, usize::MAX).unwrap();
         assert!(!written.is_empty());
         assert!(written.iter().zip(&events).all(|(r, e)| r.event == *e));
         j.sync().unwrap();
+        let good_end = j.durable_end();
         drop(j);
         let all: Vec<WriteEvent> = Journal::read_all(dir.path())
             .unwrap()
@@ -520,6 +564,39 @@ mod tests {
             .map(|r| r.event)
             .collect();
         assert_eq!(all, events);
+
+        // A large record torn anywhere (in its head, in its data) is cut on
+        // open and the earlier records stay.
+        let mut j = Journal::open(dir.path()).unwrap();
+        j.append(&WriteEvent::write(
+            "big",
+            99,
+            0,
+            vec![0xee; DIRECT_APPEND * 2],
+        ))
+        .unwrap();
+        let torn_end = j.durable_end();
+        assert!(
+            torn_end > good_end,
+            "a direct append is in the file at once"
+        );
+        drop(j);
+        let path = dir.path().join("journal");
+        let full = fs::read(&path).unwrap();
+        for cut in [
+            1,
+            8,
+            20,
+            40,
+            1000,
+            DIRECT_APPEND,
+            full.len() - good_end as usize - 1,
+        ] {
+            fs::write(&path, &full[..good_end as usize + cut]).unwrap();
+            let j = Journal::open(dir.path()).unwrap();
+            assert_eq!(j.durable_end(), good_end, "cut at {cut}");
+            assert_eq!(j.last_seq(), events.len() as u64);
+        }
     }
 
     #[test]
