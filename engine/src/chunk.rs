@@ -184,7 +184,9 @@ pub fn retrain(blocks: &[&[u8]], current: &Prepared) -> Option<Vec<u8>> {
     (new * 100 <= old * (100 - DRIFT_GAIN_PERCENT)).then_some(candidate)
 }
 
-/// The chunk record payload header.
+/// The payload header of a `Chunk` record (the single-chunk layout that
+/// packs written before groups hold; kept so that layout is documented and
+/// tested).
 pub fn encode_header(hash: &Hash, raw_len: u32, dict_no: u32) -> [u8; CHUNK_HEADER] {
     let mut h = [0u8; CHUNK_HEADER];
     h[..32].copy_from_slice(hash);
