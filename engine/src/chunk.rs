@@ -271,4 +271,27 @@ mod tests {
         assert_ne!(block_hash(&blocks[0]), crate::ZERO_HASH);
         assert!(!is_zero(&[0, 0, 0, 0, 0, 0, 0, 0, 0, 1]));
     }
+
+    #[test]
+    fn group_header_round_trip_and_bounds() {
+        let members: Vec<Member> = (0..5u8).map(|i| ([i; 32], 8192)).collect();
+        let mut payload = encode_group_header(7, &members);
+        payload.extend_from_slice(b"frame");
+        let (dict, got, frame) = decode_group(&payload).expect("decode");
+        assert_eq!((dict, got, frame), (7, members.clone(), &b"frame"[..]));
+        // A count larger than the payload, or a plain size past the cap, is refused.
+        let mut big = payload.clone();
+        big[4..8].copy_from_slice(&1000u32.to_le_bytes());
+        assert!(decode_group(&big).is_none());
+        let huge: Vec<Member> = vec![([1; 32], u32::MAX); 2];
+        assert!(decode_group(&encode_group_header(0, &huge)).is_none());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn group_decode_never_panics(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400)) {
+            let _ = decode_group(&bytes);
+            let _ = decode(&bytes);
+        }
+    }
 }
