@@ -25,8 +25,12 @@ use crate::error::{Result, StoreError};
 pub const PACK_MAGIC: &[u8; 8] = b"KAIROSPK";
 /// Last 8 bytes of a sealed pack file.
 pub const FOOTER_MAGIC: &[u8; 8] = b"KPACKEND";
-/// Pack format version written in the header.
-pub const PACK_VERSION: u32 = 1;
+/// Pack format version written in the header: 2 since packs may hold
+/// `Group` records and checkpoint entries (tags 7–10). Version 1 packs
+/// (single `Chunk` records only) are read too; a kairos that knows only
+/// version 1 refuses version 2 packs by their header instead of taking
+/// a group for damage.
+pub const PACK_VERSION: u32 = 2;
 /// Size of the pack header.
 pub const HEADER_LEN: u64 = 16;
 /// Bytes a record adds around its payload: kind, padding, length, crc32.
@@ -212,7 +216,7 @@ pub fn open_pack(path: &Path, id: u32) -> Result<(File, u64)> {
         return Err(damaged(path, 0, "not a kairos pack (bad magic)"));
     }
     let version = u32::from_le_bytes([head[8], head[9], head[10], head[11]]);
-    if version != PACK_VERSION {
+    if !(1..=PACK_VERSION).contains(&version) {
         return Err(damaged(
             path,
             8,

@@ -1093,9 +1093,10 @@ fn handles_in_one_process_share_the_store() {
     assert_eq!(read_all(&store, "s", T0 + SEC), vec![2u8; 3000]);
 }
 
-/// Packs written before groups hold one `Chunk` record per chunk: a store
-/// made of such records (built here record by record) opens, reads back,
-/// verifies and rebuilds.
+/// Packs written before groups (format version 1) hold one `Chunk` record
+/// per chunk: a store made of such records (built here record by record)
+/// opens, reads back, verifies and rebuilds; a version the reader does not
+/// know is refused by its header.
 #[test]
 fn packs_with_single_chunk_records_still_read() {
     use kairos_engine::chunk;
@@ -1145,6 +1146,11 @@ fn packs_with_single_chunk_records_still_read() {
     commit.extend_from_slice(&5u64.to_le_bytes());
     w.append(RecordKind::Commit, &[&commit]).expect("commit");
     w.seal().expect("seal");
+    // Such packs carry format version 1 in their header.
+    let path = pack::pack_path(&root.join("packs"), 1);
+    let mut bytes = std::fs::read(&path).expect("read");
+    bytes[8..12].copy_from_slice(&1u32.to_le_bytes());
+    std::fs::write(&path, &bytes).expect("write");
     let want = blocks.concat();
     let store = Store::open(&root).expect("open");
     assert!(read_all(&store, "old", T0) == want);
@@ -1159,4 +1165,9 @@ fn packs_with_single_chunk_records_still_read() {
         .restore_to(&out, RestoreOptions::default(), &|_, _| {})
         .expect("restore");
     assert!(std::fs::read(&out).expect("read") == want);
+    drop(store);
+    bytes[8..12].copy_from_slice(&3u32.to_le_bytes());
+    std::fs::write(&path, &bytes).expect("write");
+    let err = Store::rebuild_index(&root).expect_err("unknown pack version");
+    assert!(err.to_string().contains("version 3"), "{err}");
 }
