@@ -13,6 +13,7 @@ use kairos_parsers::{Error, Result, Source};
 use crate::btree::LeafPages;
 use crate::column::{Column, ColumnType, Storage};
 use crate::database::Database;
+use crate::key::{KeySegment, parse_key_fld_ids};
 use crate::page::flags;
 use crate::record::{RawValue, RecordLayout};
 
@@ -40,6 +41,10 @@ pub struct Table {
     pub template: Option<String>,
     /// Secondary indexes: name and root page.
     pub indexes: Vec<(String, u32)>,
+    /// Columns of the primary index, in key order (empty when the catalog
+    /// names none or its `KeyFldIDs` do not decode against the columns:
+    /// the table is then keyed by sequential ids and only scanned).
+    pub primary_key: Vec<KeySegment>,
 }
 
 impl Table {
@@ -65,6 +70,7 @@ struct Row {
     name: String,
     template: Option<String>,
     default: Option<Vec<u8>>,
+    key_fld_ids: Option<Vec<u8>>,
 }
 
 fn boot_column(id: u32, name: &str, coltyp: ColumnType, space_usage: u32) -> Column {
@@ -96,6 +102,7 @@ fn bootstrap_columns() -> Vec<Column> {
         boot_column(128, "Name", T::Text, 255),
         boot_column(130, "TemplateTable", T::Text, 255),
         boot_column(131, "DefaultValue", T::Binary, 255),
+        boot_column(132, "KeyFldIDs", T::Binary, 255),
     ];
     assign_fixed_offsets(&mut cols);
     cols
@@ -174,6 +181,7 @@ fn read_rows<S: Source>(db: &Database<S>, fdp: u32, objid: u32) -> Result<Vec<Ro
                 name: text(7).unwrap_or_default(),
                 template: text(8).filter(|t| !t.is_empty()),
                 default: as_bytes(&get(9)).map(<[u8]>::to_vec),
+                key_fld_ids: as_bytes(&get(10)).map(<[u8]>::to_vec),
             });
         }
     }
@@ -230,6 +238,8 @@ fn build_tables(rows: Vec<Row>) -> Vec<Table> {
     let mut columns: BTreeMap<u32, Vec<Column>> = BTreeMap::new();
     let mut lvs: BTreeMap<u32, (u32, u32)> = BTreeMap::new();
     let mut indexes: BTreeMap<u32, Vec<(String, u32)>> = BTreeMap::new();
+    // index rows: table objid → (root page, KeyFldIDs)
+    let mut index_keys: BTreeMap<u32, Vec<(u32, Vec<u8>)>> = BTreeMap::new();
     for r in rows {
         match r.kind {
             1 => {
@@ -242,6 +252,7 @@ fn build_tables(rows: Vec<Row>) -> Vec<Table> {
                     columns: Vec::new(),
                     template: r.template,
                     indexes: Vec::new(),
+                    primary_key: Vec::new(),
                 });
             }
             2 => columns.entry(r.objid_table).or_default().push(Column {
@@ -255,10 +266,18 @@ fn build_tables(rows: Vec<Row>) -> Vec<Table> {
                 default: r.default.filter(|d| !d.is_empty()),
                 derived: false,
             }),
-            3 => indexes
-                .entry(r.objid_table)
-                .or_default()
-                .push((r.name, r.coltyp_or_fdp)),
+            3 => {
+                if let Some(k) = r.key_fld_ids {
+                    index_keys
+                        .entry(r.objid_table)
+                        .or_default()
+                        .push((r.coltyp_or_fdp, k));
+                }
+                indexes
+                    .entry(r.objid_table)
+                    .or_default()
+                    .push((r.name, r.coltyp_or_fdp));
+            }
             4 => {
                 lvs.insert(r.objid_table, (r.coltyp_or_fdp, r.id));
             }
@@ -294,6 +313,25 @@ fn build_tables(rows: Vec<Row>) -> Vec<Table> {
             t.columns = cols;
         }
         assign_fixed_offsets(&mut t.columns);
+        // The primary index shares the table's root page.
+        t.primary_key = index_keys
+            .get(&t.objid)
+            .and_then(|ix| ix.iter().find(|(fdp, _)| *fdp == t.fdp))
+            .and_then(|(_, k)| decode_key_columns(k, &t.columns))
+            .unwrap_or_default();
     }
     tables
+}
+
+/// Decodes `KeyFldIDs` against the table's columns: the 4-byte `IDXSEG`
+/// form of current files when every id it names exists, else the older
+/// 2-byte form (the catalog record does not say which it holds).
+fn decode_key_columns(bytes: &[u8], columns: &[Column]) -> Option<Vec<KeySegment>> {
+    let known = |segs: &Vec<KeySegment>| {
+        segs.iter()
+            .all(|s| columns.iter().any(|c| c.id == s.column))
+    };
+    parse_key_fld_ids(bytes, true)
+        .filter(known)
+        .or_else(|| parse_key_fld_ids(bytes, false).filter(known))
 }

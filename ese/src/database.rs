@@ -389,7 +389,17 @@ pub struct Record<'a, S> {
     tag: usize,
 }
 
-impl<S: Source> Record<'_, S> {
+impl<'a, S: Source> Record<'a, S> {
+    /// The record at `tag` of leaf `page`.
+    pub(crate) fn at(db: &'a Database<S>, table: &'a Table, page: Arc<Page>, tag: usize) -> Self {
+        Record {
+            db,
+            table,
+            page,
+            tag,
+        }
+    }
+
     /// Page and tag this record was read from.
     pub fn location(&self) -> (u32, usize) {
         (self.page.pgno, self.tag)
@@ -402,6 +412,16 @@ impl<S: Source> Record<'_, S> {
         self.page
             .node(self.db.source_name(), self.tag)
             .map_or(&[], |n| n.data)
+    }
+
+    /// The record's key in its tree (the normalized primary key; see
+    /// [`crate::key`]). Empty when the node no longer parses.
+    pub fn key(&self) -> Vec<u8> {
+        let name = self.db.source_name();
+        self.page
+            .node(name, self.tag)
+            .and_then(|n| self.page.key(name, &n))
+            .unwrap_or_default()
     }
 
     fn layout(&self) -> std::result::Result<RecordLayout<'_>, String> {

@@ -20,6 +20,11 @@
 //! - [`long_value`]: separated long values from the LV tree.
 //! - [`compression`]: 7-bit ASCII/Unicode, XPRESS and LZ4; XPRESS9/XPRESS10
 //!   detected and reported as not supported yet.
+//! - [`key`] and [`seek`]: keyed lookups on a table's primary index —
+//!   `Database::seek` (one record by its full key) and
+//!   `Database::records_from` (all records whose key starts with given
+//!   values) — reading O(depth) pages; keys normalized for integer and bit
+//!   columns.
 //! - [`value`]: typed values for every column type; [`export`]: TSV/JSONL.
 //! - [`tree`]: the `ItemTree` (Database → Table → Row) the GUI and CLI browse.
 //!
@@ -27,7 +32,8 @@
 //! ECC single-bit correction (detected, not corrected), XPRESS9/10
 //! decoding, encrypted long values, the pre-2003 (revision < 9) tagged-column
 //! format, secondary-index lookups (indexes are listed, scans use the
-//! primary tree).
+//! primary tree), keyed lookups on text, binary, GUID, floating-point and
+//! DateTime key columns (their normalization is not implemented yet).
 
 pub mod btree;
 pub mod catalog;
@@ -37,9 +43,11 @@ pub mod compression;
 pub mod database;
 pub mod export;
 pub mod header;
+pub mod key;
 pub mod long_value;
 pub mod page;
 pub mod record;
+pub mod seek;
 pub mod tree;
 pub mod value;
 
@@ -48,4 +56,6 @@ pub use column::{Column, ColumnType};
 pub use database::{Database, Record, Records, TableStats, Warning};
 pub use export::{ExportFormat, export_table};
 pub use header::{DbState, Header};
+pub use key::{KeyError, KeySegment};
+pub use seek::KeyRange;
 pub use value::Value;
