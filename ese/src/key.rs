@@ -145,6 +145,23 @@ pub fn push_segment(
     Ok(())
 }
 
+/// `v` as a value of an integer column type, for building keys from
+/// integers whose column width varies between applications' schemas;
+/// `None` when the type is not an integer type or `v` does not fit.
+pub fn int_value(coltyp: ColumnType, v: i64) -> Option<Value> {
+    Some(match coltyp {
+        ColumnType::UnsignedByte => Value::UnsignedByte(u8::try_from(v).ok()?),
+        ColumnType::Short => Value::Short(i16::try_from(v).ok()?),
+        ColumnType::UnsignedShort => Value::UnsignedShort(u16::try_from(v).ok()?),
+        ColumnType::Long => Value::Long(i32::try_from(v).ok()?),
+        ColumnType::UnsignedLong => Value::UnsignedLong(u32::try_from(v).ok()?),
+        ColumnType::LongLong => Value::LongLong(v),
+        ColumnType::Currency => Value::Currency(v),
+        ColumnType::UnsignedLongLong => Value::UnsignedLongLong(u64::try_from(v).ok()?),
+        _ => return None,
+    })
+}
+
 /// Whether [`push_segment`] normalizes values of this column type.
 pub fn is_supported(coltyp: ColumnType) -> bool {
     matches!(
@@ -222,6 +239,18 @@ mod tests {
             push_segment(&mut out, &col(ColumnType::Long), false, &Value::Short(1)),
             Err(KeyError::Mismatch { .. })
         ));
+    }
+
+    #[test]
+    fn int_values_fit_their_column_type() {
+        assert_eq!(int_value(ColumnType::Long, 7), Some(Value::Long(7)));
+        assert_eq!(int_value(ColumnType::Long, i64::from(i32::MAX) + 1), None);
+        assert_eq!(int_value(ColumnType::UnsignedShort, -1), None);
+        assert_eq!(
+            int_value(ColumnType::LongLong, -1),
+            Some(Value::LongLong(-1))
+        );
+        assert_eq!(int_value(ColumnType::Text, 1), None);
     }
 
     #[test]

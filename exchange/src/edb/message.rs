@@ -407,6 +407,21 @@ fn attachment_rows(
     }
     let mut problems = Vec::new();
     let table = store.table("Attachment", n)?;
+    // Listed Inids: one keyed seek each (`Attachment_N` is keyed by Inid);
+    // any miss (another schema, damage) falls back to the scan below.
+    if let Some(ids) = ids {
+        let mut keyed = Vec::with_capacity(ids.len());
+        for &id in ids {
+            match store.seek(table, &[("Inid", id)], |row| attachment(store, row))? {
+                Some(a) => keyed.push(a),
+                None => break,
+            }
+        }
+        if keyed.len() == ids.len() {
+            let (atts, p): (Vec<Attachment>, Vec<Vec<String>>) = keyed.into_iter().unzip();
+            return Ok((atts, p.into_iter().flatten().collect()));
+        }
+    }
     let mut found: Vec<(i64, i64, Attachment)> = Vec::new();
     store.scan::<()>(table, |row| {
         let inid = row.int(&["Inid", "AttachmentInid"]);

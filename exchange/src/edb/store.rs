@@ -60,8 +60,8 @@ pub struct EdbStore {
     numbers: Vec<i32>,
     folders: Mutex<HashMap<i32, Arc<Vec<FolderRow>>>>,
     notes: Mutex<BTreeSet<String>>,
-    /// The message built last: finding one scans `Message_N`, and a path
-    /// is often resolved twice in a row (item, then export).
+    /// The message built last: a path is often resolved twice in a row
+    /// (item, then export).
     last: Mutex<Option<Message>>,
 }
 
@@ -163,6 +163,40 @@ impl EdbStore {
             }
         }
         Ok(None)
+    }
+
+    /// The record of `table` whose primary index is exactly the integer
+    /// columns `key` (name, value) in that order, found by a keyed seek
+    /// (O(depth) pages) and passed to `f`. `Ok(None)` when the table's
+    /// primary index is other columns (another Exchange version's schema),
+    /// a value does not fit its column, the seek path is damaged, or no
+    /// record has that key: the caller then scans.
+    pub(super) fn seek<T>(
+        &self,
+        table: &Table,
+        key: &[(&str, i64)],
+        f: impl FnOnce(&mut Row<'_, '_>) -> T,
+    ) -> Result<Option<T>> {
+        if table.primary_key.len() != key.len() {
+            return Ok(None);
+        }
+        let mut values = Vec::with_capacity(key.len());
+        for (seg, (name, v)) in table.primary_key.iter().zip(key) {
+            let column = table.columns.iter().find(|c| c.id == seg.column);
+            match column.filter(|c| c.name == *name) {
+                Some(c) => match kairos_ese::key::int_value(c.coltyp, *v) {
+                    Some(value) => values.push(value),
+                    None => return Ok(None),
+                },
+                None => return Ok(None),
+            }
+        }
+        match self.db.seek(table, &values) {
+            Ok(Some(rec)) => Ok(Some(f(&mut Row::new(&rec, &table.name)))),
+            Ok(None) => Ok(None),
+            Err(e) if e.is_damage() || matches!(e, Error::Unsupported { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// Files what a decoded blob did not understand: what lost nothing as a
@@ -450,11 +484,26 @@ impl MailStore for EdbStore {
         }
         let (n, doc) = self.parse_message_key(key)?;
         let table = self.table("Message", n)?;
-        let m = self
-            .scan(table, |row| {
-                (row.int(&["MessageDocumentId"]) == Some(doc)).then(|| message::build(self, n, row))
-            })?
-            .unwrap_or_else(|| Err(self.not_found(format!("message {key}"))))?;
+        // The generator's and Exchange's key: (MailboxPartitionNumber =
+        // the mailbox number, MessageDocumentId); a miss falls back to the
+        // scan, which also covers partitions numbered otherwise.
+        let keyed = self.seek(
+            table,
+            &[
+                ("MailboxPartitionNumber", i64::from(n)),
+                ("MessageDocumentId", doc),
+            ],
+            |row| message::build(self, n, row),
+        )?;
+        let m = match keyed {
+            Some(m) => m?,
+            None => self
+                .scan(table, |row| {
+                    (row.int(&["MessageDocumentId"]) == Some(doc))
+                        .then(|| message::build(self, n, row))
+                })?
+                .unwrap_or_else(|| Err(self.not_found(format!("message {key}"))))?,
+        };
         if let Ok(mut l) = self.last.lock() {
             *l = Some(m.clone());
         }
