@@ -15,7 +15,7 @@ mod common;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use kairos_ese::Database;
+use kairos_ese::{Database, Value};
 use kairos_parsers::{Error, MemSource};
 
 /// Rows decoded per table and mutation (counting walks the whole tree).
@@ -54,7 +54,25 @@ fn exercise(name: &str, data: Vec<u8>) -> bool {
         let _ = db.table_stats(table);
         for record in db.records(table).take(ROWS_DECODED) {
             let Ok(record) = record else { break };
-            let _ = record.values();
+            let values = record.values();
+            // keyed lookups of what the scan found: damage is an error or
+            // a miss, never a panic or a hang
+            let key: Vec<Value> = table
+                .primary_key
+                .iter()
+                .filter_map(|s| {
+                    let i = table.columns.iter().position(|c| c.id == s.column)?;
+                    values.get(i).cloned()
+                })
+                .collect();
+            let _ = db.seek(table, &key);
+            if let Some(first) = key.first() {
+                if let Ok(range) = db.records_from(table, std::slice::from_ref(first)) {
+                    for r in range.take(ROWS_DECODED) {
+                        let _ = r.map(|r| r.values());
+                    }
+                }
+            }
         }
     }
     let _ = db.damage();
