@@ -66,11 +66,11 @@ fn exercise(name: &str, data: Vec<u8>) -> bool {
                 })
                 .collect();
             let _ = db.seek(table, &key);
-            if let Some(first) = key.first() {
-                if let Ok(range) = db.records_from(table, std::slice::from_ref(first)) {
-                    for r in range.take(ROWS_DECODED) {
-                        let _ = r.map(|r| r.values());
-                    }
+            if let Some(first) = key.first()
+                && let Ok(range) = db.records_from(table, std::slice::from_ref(first))
+            {
+                for r in range.take(ROWS_DECODED) {
+                    let _ = r.map(|r| r.values());
                 }
             }
         }
