@@ -9,6 +9,12 @@
 //! message's `SubobjectsBlob` and by `MessageDocumentId`). MAPI properties
 //! that are not columns come from the "ProP" blobs ([`prop_blob`]).
 //!
+//! One message is found by a keyed seek on `Message_N`'s primary index
+//! (`MailboxPartitionNumber, MessageDocumentId`) and its listed attachments
+//! by seeks on `Attachment_N` (`Inid`), reading O(depth) pages; when a
+//! table's primary index is other columns (another Exchange version) or the
+//! seek misses, the table is scanned as before.
+//!
 //! Modules: [`prop_blob`] decodes blobs; [`tags`] names the MAPI property
 //! ids used; [`row`] reads columns by their real and alternative names;
 //! [`store`] is the folder/message listing; [`message`] builds a whole

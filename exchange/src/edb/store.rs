@@ -10,7 +10,8 @@
 //!
 //! Listing reads `Mailbox` and `Folder_N` only; a folder's message list
 //! scans `Message_N` reading the small columns and the property blob, never
-//! `NativeBody` or attachment content.
+//! `NativeBody` or attachment content. One message by key is a keyed seek
+//! (`MailStore::message` via `Database::seek`), falling back to the scan.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
