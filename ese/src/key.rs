@@ -16,6 +16,10 @@
 //! stored keys of real engine-written files, see `tests/seek.rs`). Not yet:
 //! floating-point, DateTime, GUID, text (locale-dependent `LCMapString`
 //! sort keys) and binary segments — they are reported as not supported.
+//! NULL segments use the default "nulls sort low" prefix; indexes created
+//! with `JET_bitIndexSortNullsHigh` (index flags are not read yet) and the
+//! NULL prefix itself are not checked against engine-written keys (no
+//! sample has a NULL key column).
 
 use crate::column::{Column, ColumnType};
 use crate::value::Value;
