@@ -106,7 +106,8 @@ impl Store {
             batch.put_blocks(s.id, ts, &changed)?;
             progress(off + bytes as u64, len);
         }
-        if len != old_size {
+        // A capture of a removed stream recreates it, even empty.
+        if len != old_size || batch.is_removed(s.id)? {
             batch.set_size(s.id, ts, len)?;
         }
         batch.instant(s.id, ts)?;

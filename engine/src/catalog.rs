@@ -20,6 +20,9 @@ pub struct StreamInfo {
     pub last: Option<i64>,
     /// Number of retained instants.
     pub versions: u64,
+    /// When the stream was removed, if it is removed at the instant listed
+    /// (only [`Store::streams_all`] lists removed streams).
+    pub removed: Option<i64>,
 }
 
 /// A named point in time.
@@ -38,22 +41,46 @@ pub struct Mark {
 pub struct Timeline {
     /// Instants in the range, ascending (with blocks written at each).
     pub instants: Vec<InstantRow>,
+    /// Instants in the range at which the stream was removed (each is also
+    /// one of `instants`).
+    pub removals: Vec<i64>,
     /// Markers in the range that apply to the stream (its own and store-wide).
     pub marks: Vec<Mark>,
 }
 
 impl Store {
-    /// Every stream, by creation order.
+    /// Every live stream (not removed), by creation order.
     pub fn streams(&self) -> Result<Vec<StreamInfo>> {
+        self.list_streams(i64::MAX, false)
+    }
+
+    /// Every stream, by creation order, removed ones too (with `removed` set).
+    pub fn streams_all(&self) -> Result<Vec<StreamInfo>> {
+        self.list_streams(i64::MAX, true)
+    }
+
+    /// The streams that exist at instant `at` (created before it and not
+    /// removed at it), as they stood then: what a directory restored or
+    /// mounted at `at` holds.
+    pub fn streams_at(&self, at: i64) -> Result<Vec<StreamInfo>> {
+        self.list_streams(at, false)
+    }
+
+    fn list_streams(&self, at: i64, with_removed: bool) -> Result<Vec<StreamInfo>> {
         self.read(|txn, t| {
             let mut out = Vec::new();
             for row in index::streams(txn, t)? {
-                let inst = index::instants(txn, t, row.id, i64::MIN, i64::MAX)?;
+                let inst = index::instants(txn, t, row.id, i64::MIN, at)?;
+                let removed = index::removed_at(txn, t, row.id, at)?;
+                if (removed.is_some() && !with_removed) || (inst.is_empty() && at != i64::MAX) {
+                    continue;
+                }
                 out.push(StreamInfo {
-                    size: index::size_at(txn, t, row.id, i64::MAX)?,
+                    size: index::size_at(txn, t, row.id, at)?,
                     first: inst.first().map(|r| r.ts),
                     last: inst.last().map(|r| r.ts),
                     versions: inst.len() as u64,
+                    removed,
                     name: row.name,
                     block_size: row.block_size,
                 });
@@ -69,6 +96,7 @@ impl Store {
                 return Ok(None);
             };
             let instants = index::instants(txn, t, row.id, from, to)?;
+            let removals = index::removals(txn, t, row.id, from, to)?;
             let marks = index::marks(txn, t)?
                 .into_iter()
                 .filter(|m| (m.stream == 0 || m.stream == row.id) && (from..=to).contains(&m.ts))
@@ -78,7 +106,11 @@ impl Store {
                     ts: m.ts,
                 })
                 .collect();
-            Ok(Some(Timeline { instants, marks }))
+            Ok(Some(Timeline {
+                instants,
+                removals,
+                marks,
+            }))
         })?;
         tl.ok_or_else(|| StoreError::NoStream(stream.to_owned()))
     }

@@ -17,6 +17,7 @@
 //! | 8 | [`Entry::Version`] | stream u32, block u64, ts i64, blake3 \[32\] |
 //! | 9 | [`Entry::SizeRow`] | stream u32, ts i64, size u64 |
 //! | 10 | [`Entry::InstantRow`] | stream u32, ts i64, seq u64, blocks u64 |
+//! | 11 | [`Entry::Remove`] | stream u32, ts i64 |
 //!
 //! Tags 7–10 appear only in a *checkpoint* batch, which garbage collection
 //! writes: it starts with `Checkpoint` and states the whole index as rows
@@ -61,6 +62,15 @@ pub enum Entry {
         ts: i64,
         /// New length in bytes.
         size: u64,
+    },
+    /// The stream was removed (unlinked, or renamed away) at `ts`: it does
+    /// not exist from then on until a later write or length recreates it
+    /// from zeros. Its `sizes` row holds [`crate::index::REMOVED`].
+    Remove {
+        /// Stream id.
+        stream: u32,
+        /// Instant.
+        ts: i64,
     },
     /// A named point in time.
     Mark {
@@ -151,6 +161,11 @@ impl Entry {
                 out.extend_from_slice(&stream.to_le_bytes());
                 out.extend_from_slice(&ts.to_le_bytes());
                 out.extend_from_slice(&size.to_le_bytes());
+            }
+            Entry::Remove { stream, ts } => {
+                out.push(11);
+                out.extend_from_slice(&stream.to_le_bytes());
+                out.extend_from_slice(&ts.to_le_bytes());
             }
             Entry::Mark { stream, ts, name } => {
                 out.push(4);
@@ -267,6 +282,10 @@ impl Entry {
                     seq: r.u64()?,
                     blocks: r.u64()?,
                 },
+                11 => Entry::Remove {
+                    stream: r.u32()?,
+                    ts: r.i64()?,
+                },
                 _ => return None,
             };
             out.push(e);
@@ -335,6 +354,7 @@ mod tests {
                 name: "checkpoint".into(),
             },
             Entry::Instant { stream: 3, ts: 4 },
+            Entry::Remove { stream: 3, ts: 5 },
             Entry::Prune {
                 stream: 3,
                 dropped: vec![1, 2, 3],

@@ -82,6 +82,17 @@ pub enum StoreError {
         /// The instant asked for.
         at: String,
     },
+    /// The stream does not exist at the instant asked for: it was removed
+    /// (unlinked) before it and not recreated.
+    #[error("stream {stream:?} was removed at {removed} (asked for {at})")]
+    Removed {
+        /// The stream.
+        stream: String,
+        /// When it was removed.
+        removed: String,
+        /// The instant asked for.
+        at: String,
+    },
     /// A write would go back in time on a stream.
     #[error(
         "stream {stream:?}: cannot record a version at {at}: the stream already has one at {last}, and versions cannot go back in time"

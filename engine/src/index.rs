@@ -9,7 +9,7 @@
 //! | `streams` | name | id u32 |
 //! | `stream_ids` | id u32 | block_size u32, name |
 //! | `blocks` | stream u32, block u64, ts | blake3 (zero: zero block) |
-//! | `sizes` | stream u32, ts | size u64 |
+//! | `sizes` | stream u32, ts | size u64 (`REMOVED` = `u64::MAX`: the stream is removed) |
 //! | `instants` | stream u32, ts | seq u64, blocks written u64 |
 //! | `chunks` | blake3 | pack u32, offset u64, payload_len u32, member u32, refs u64 (the `blocks` rows naming it) |
 //! | `marks` | name | stream u32 (0: store-wide), ts |
@@ -411,14 +411,68 @@ pub fn head_range<K: TransactionKind>(
     Ok(())
 }
 
-/// Stream length at `ts` (0 before the first size entry).
+/// The `sizes` value that records a removal: the stream does not exist
+/// from that row's instant until the next row (a write or length that
+/// recreates it). No real length reaches it: ingest refuses it.
+pub const REMOVED: u64 = u64::MAX;
+
+/// The `sizes` row in effect at `ts`: its instant and raw value.
+fn size_row_at<K: TransactionKind>(
+    txn: &Transaction<'_, K, NoWriteMap>,
+    t: &Tables<'_>,
+    s: u32,
+    ts: i64,
+) -> IxResult<Option<(i64, u64)>> {
+    Ok(seek_le(txn, &t.sizes, &sts_key(s, ts), 4)?.map(|(k, v)| (ts_from(&k[4..]), u64_from(&v))))
+}
+
+/// Stream length at `ts` (0 before the first size entry and while removed).
 pub fn size_at<K: TransactionKind>(
     txn: &Transaction<'_, K, NoWriteMap>,
     t: &Tables<'_>,
     s: u32,
     ts: i64,
 ) -> IxResult<u64> {
-    Ok(seek_le(txn, &t.sizes, &sts_key(s, ts), 4)?.map_or(0, |(_, v)| u64_from(&v)))
+    Ok(match size_row_at(txn, t, s, ts)? {
+        Some((_, REMOVED)) | None => 0,
+        Some((_, len)) => len,
+    })
+}
+
+/// When the stream was removed, if it is removed at `ts`.
+pub fn removed_at<K: TransactionKind>(
+    txn: &Transaction<'_, K, NoWriteMap>,
+    t: &Tables<'_>,
+    s: u32,
+    ts: i64,
+) -> IxResult<Option<i64>> {
+    Ok(match size_row_at(txn, t, s, ts)? {
+        Some((at, REMOVED)) => Some(at),
+        _ => None,
+    })
+}
+
+/// Instants in `[from, to]` at which the stream was removed, ascending.
+pub fn removals<K: TransactionKind>(
+    txn: &Transaction<'_, K, NoWriteMap>,
+    t: &Tables<'_>,
+    s: u32,
+    from: i64,
+    to: i64,
+) -> IxResult<Vec<i64>> {
+    let mut out = Vec::new();
+    let mut cur = txn.cursor(&t.sizes).ctx("cursor")?;
+    for row in cur.iter_from::<Cow<'_, [u8]>, Cow<'_, [u8]>>(&sts_key(s, from)) {
+        let (k, v) = row.ctx("iterate sizes")?;
+        let ts = ts_from(&k[4..]);
+        if u32_from(&k) != s || ts > to {
+            break;
+        }
+        if u64_from(&v) == REMOVED {
+            out.push(ts);
+        }
+    }
+    Ok(out)
 }
 
 /// The latest instant of the stream at or before `ts`.
@@ -848,33 +902,8 @@ pub fn apply(txn: &RwTxn<'_>, t: &Tables<'_>, seq: u64, e: &Entry) -> IxResult<(
             ts,
             hash,
         } => put_block(txn, t, *stream, *block, *ts, hash, seq),
-        Entry::Size { stream, ts, size } => {
-            let old = size_at(txn, t, *stream, *ts)?;
-            txn.put(
-                &t.sizes,
-                sts_key(*stream, *ts),
-                size.to_be_bytes(),
-                WriteFlags::empty(),
-            )
-            .ctx("put size")?;
-            bump_instant(txn, t, *stream, *ts, seq, 0)?;
-            if *size < old {
-                // Blocks wholly past the new end read as zeros if the stream grows
-                // again: give them a zero version now. The partly cut block was
-                // written explicitly by the writer (its tail zeroed).
-                let bs = u64::from(
-                    stream_by_id(txn, t, *stream)?
-                        .map_or(8192, |r| r.block_size)
-                        .max(1),
-                );
-                for b in size.div_ceil(bs)..old.div_ceil(bs) {
-                    if head(txn, t, *stream, b)?.is_some_and(|(_, h)| h != ZERO_HASH) {
-                        put_block(txn, t, *stream, b, *ts, &ZERO_HASH, seq)?;
-                    }
-                }
-            }
-            Ok(())
-        }
+        Entry::Size { stream, ts, size } => set_size(txn, t, seq, *stream, *ts, *size),
+        Entry::Remove { stream, ts } => set_size(txn, t, seq, *stream, *ts, REMOVED),
         Entry::Mark { stream, ts, name } => {
             let mut v = stream.to_be_bytes().to_vec();
             v.extend_from_slice(&ts_key(*ts));
@@ -908,6 +937,44 @@ pub fn apply(txn: &RwTxn<'_>, t: &Tables<'_>, seq: u64, e: &Entry) -> IxResult<(
             blocks,
         } => put_instant_row(txn, t, *stream, *ts, *seq, *blocks),
     }
+}
+
+/// Puts a `sizes` row (a length, or [`REMOVED`]) at instant `ts`.
+fn set_size(
+    txn: &RwTxn<'_>,
+    t: &Tables<'_>,
+    seq: u64,
+    stream: u32,
+    ts: i64,
+    raw: u64,
+) -> IxResult<()> {
+    let size = if raw == REMOVED { 0 } else { raw };
+    let old = size_at(txn, t, stream, ts)?;
+    txn.put(
+        &t.sizes,
+        sts_key(stream, ts),
+        raw.to_be_bytes(),
+        WriteFlags::empty(),
+    )
+    .ctx("put size")?;
+    bump_instant(txn, t, stream, ts, seq, 0)?;
+    if size < old {
+        // Blocks wholly past the new end read as zeros if the stream grows
+        // again (or, after a removal, is recreated): give them a zero version
+        // now. The partly cut block was written explicitly by the writer
+        // (its tail zeroed).
+        let bs = u64::from(
+            stream_by_id(txn, t, stream)?
+                .map_or(8192, |r| r.block_size)
+                .max(1),
+        );
+        for b in size.div_ceil(bs)..old.div_ceil(bs) {
+            if head(txn, t, stream, b)?.is_some_and(|(_, h)| h != ZERO_HASH) {
+                put_block(txn, t, stream, b, ts, &ZERO_HASH, seq)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Drops instants of a stream, then every block version and size entry

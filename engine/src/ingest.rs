@@ -15,7 +15,7 @@ use rayon::prelude::*;
 
 use crate::chunk::block_hash;
 use crate::error::{Result, StoreError};
-use crate::index::StreamRow;
+use crate::index::{REMOVED, StreamRow};
 use crate::store::{Ack, Batch, ChunkIn, Store};
 use crate::{Hash, format_ns};
 
@@ -31,6 +31,10 @@ pub enum Change {
     },
     /// The stream was extended (zeros) or truncated to this length.
     SetLen(u64),
+    /// The stream was removed (unlinked, or renamed away): it does not
+    /// exist from this instant on. A later `Write` or `SetLen` recreates it
+    /// with fresh content (zeros where not written).
+    Remove,
 }
 
 /// One captured write.
@@ -57,12 +61,17 @@ enum Op {
         ts: i64,
         size: u64,
     },
+    Remove {
+        stream: u32,
+        ts: i64,
+    },
 }
 
 struct StreamState {
     row: StreamRow,
     last: Option<i64>,
     size: u64,
+    removed: bool,
 }
 
 impl Store {
@@ -86,11 +95,29 @@ pub(crate) fn apply_events(batch: &mut Batch<'_>, events: &[WriteEvent]) -> Resu
     let mut overlay: HashMap<(u32, u64), Arc<Vec<u8>>> = HashMap::new();
     let mut ops = Vec::new();
     for ev in events {
+        if ev.change == Change::Remove
+            && !streams.contains_key(&ev.stream)
+            && batch
+                .with(|txn, t| crate::index::stream_by_name(txn, t, &ev.stream))?
+                .is_none()
+        {
+            // Removing a stream the store never held records nothing.
+            continue;
+        }
         if !streams.contains_key(&ev.stream) {
             let row = batch.stream(&ev.stream)?;
             let last = batch.last_instant(row.id)?;
             let size = batch.size(row.id)?;
-            streams.insert(ev.stream.clone(), StreamState { row, last, size });
+            let removed = batch.is_removed(row.id)?;
+            streams.insert(
+                ev.stream.clone(),
+                StreamState {
+                    row,
+                    last,
+                    size,
+                    removed,
+                },
+            );
         }
         let st = streams
             .get_mut(&ev.stream)
@@ -103,6 +130,10 @@ pub(crate) fn apply_events(batch: &mut Batch<'_>, events: &[WriteEvent]) -> Resu
                 at: format_ns(ev.timestamp_ns),
                 last: format_ns(last),
             });
+        }
+        if ev.change == Change::Remove && (st.removed || st.last.is_none()) {
+            // Already gone, or never had content: nothing to record.
+            continue;
         }
         st.last = Some(ev.timestamp_ns);
         apply_event(batch, st, &mut overlay, &mut ops, ev)?;
@@ -139,6 +170,11 @@ fn apply_event(
             let end = offset.checked_add(data.len() as u64).ok_or_else(|| {
                 StoreError::Invalid(format!("write at offset {offset} overflows"))
             })?;
+            if end == REMOVED {
+                return Err(StoreError::Invalid(format!(
+                    "write at offset {offset} ends at the largest length, which is reserved"
+                )));
+            }
             let mut pos = *offset;
             while pos < end {
                 let block = pos / bs;
@@ -166,8 +202,9 @@ fn apply_event(
                 });
                 pos += take as u64;
             }
-            if end > st.size {
-                st.size = end;
+            if end > st.size || st.removed {
+                st.removed = false;
+                st.size = end.max(st.size);
                 ops.push(Op::Size {
                     stream: sid,
                     ts,
@@ -177,6 +214,11 @@ fn apply_event(
         }
         Change::SetLen(new) => {
             let new = *new;
+            if new == REMOVED {
+                return Err(StoreError::Invalid(
+                    "a length of 2^64-1 bytes is reserved".into(),
+                ));
+            }
             if new < st.size {
                 let cut = new / bs;
                 if new % bs != 0 {
@@ -196,14 +238,26 @@ fn apply_event(
                     overlay.insert((sid, b), zero.clone());
                 }
             }
-            if new != st.size {
+            if new != st.size || st.removed {
                 st.size = new;
+                st.removed = false;
                 ops.push(Op::Size {
                     stream: sid,
                     ts,
                     size: new,
                 });
             }
+        }
+        Change::Remove => {
+            // The index gives every non-zero block a zero version at the
+            // removal, so a recreated stream never reads the old life.
+            let zero = Arc::new(vec![0; bs as usize]);
+            for b in 0..st.size.div_ceil(bs) {
+                overlay.insert((sid, b), zero.clone());
+            }
+            st.size = 0;
+            st.removed = true;
+            ops.push(Op::Remove { stream: sid, ts });
         }
     }
     Ok(())
@@ -214,7 +268,7 @@ fn write_ops(batch: &mut Batch<'_>, ops: &[Op]) -> Result<()> {
         .par_iter()
         .map(|op| match op {
             Op::Block { data, .. } => Some(block_hash(data)),
-            Op::Size { .. } => None,
+            Op::Size { .. } | Op::Remove { .. } => None,
         })
         .collect();
     // All new chunks first, compressed in parallel; then the entries in order.
@@ -244,6 +298,7 @@ fn write_ops(batch: &mut Batch<'_>, ops: &[Op]) -> Result<()> {
                 Some(hash),
             ) => batch.push_block(*stream, *block, *ts, *hash)?,
             (Op::Size { stream, ts, size }, _) => batch.set_size(*stream, *ts, *size)?,
+            (Op::Remove { stream, ts }, _) => batch.remove(*stream, *ts)?,
             _ => {}
         }
     }

@@ -29,8 +29,9 @@ pub const FOOTER_MAGIC: &[u8; 8] = b"KPACKEND";
 /// `Group` records and checkpoint entries (tags 7–10). Version 1 packs
 /// (single `Chunk` records only) are read too; a kairos that knows only
 /// version 1 refuses version 2 packs by their header instead of taking
-/// a group for damage.
-pub const PACK_VERSION: u32 = 2;
+/// a group for damage. Version 3 adds the `Remove` entry (tag 11), so a
+/// kairos that cannot show a stream's removal refuses the pack instead.
+pub const PACK_VERSION: u32 = 3;
 /// Size of the pack header.
 pub const HEADER_LEN: u64 = 16;
 /// Bytes a record adds around its payload: kind, padding, length, crc32.

@@ -1133,6 +1133,17 @@ impl<'s> Batch<'s> {
         self.push(&Entry::Size { stream, ts, size })
     }
 
+    /// Records that the stream was removed at `ts` (every block reads as
+    /// zeros if it is recreated).
+    pub fn remove(&mut self, stream: u32, ts: i64) -> Result<()> {
+        self.push(&Entry::Remove { stream, ts })
+    }
+
+    /// Whether the stream is removed now (including this batch so far).
+    pub fn is_removed(&self, stream: u32) -> Result<bool> {
+        self.with(|txn, t| Ok(index::removed_at(txn, t, stream, i64::MAX)?.is_some()))
+    }
+
     /// Records an instant of the stream with no block change.
     pub fn instant(&mut self, stream: u32, ts: i64) -> Result<()> {
         self.push(&Entry::Instant { stream, ts })

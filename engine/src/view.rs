@@ -38,23 +38,33 @@ impl Store {
     /// (`None`: the latest instant).
     pub fn view(&self, stream: &str, at: Option<i64>) -> Result<View> {
         let at = at.unwrap_or(i64::MAX);
-        let (row, instant, len) = self
+        let (row, instant, len, removed) = self
             .read(|txn, t| {
                 let Some(row) = index::stream_by_name(txn, t, stream)? else {
                     return Ok(None);
                 };
                 let instant = index::instant_at(txn, t, row.id, at)?;
-                let len = match instant {
-                    Some(i) => index::size_at(txn, t, row.id, i)?,
-                    None => 0,
+                let (len, removed) = match instant {
+                    Some(i) => (
+                        index::size_at(txn, t, row.id, i)?,
+                        index::removed_at(txn, t, row.id, i)?,
+                    ),
+                    None => (0, None),
                 };
-                Ok(Some((row, instant, len)))
+                Ok(Some((row, instant, len, removed)))
             })?
             .ok_or_else(|| StoreError::NoStream(stream.to_owned()))?;
         let instant = instant.ok_or_else(|| StoreError::NoVersion {
             stream: stream.to_owned(),
             at: format_ns(at),
         })?;
+        if let Some(removed) = removed {
+            return Err(StoreError::Removed {
+                stream: stream.to_owned(),
+                removed: format_ns(removed),
+                at: format_ns(at),
+            });
+        }
         Ok(View {
             inner: self.inner.clone(),
             name: format!("{}@{}", row.name, format_ns(instant)),

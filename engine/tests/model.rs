@@ -1,6 +1,6 @@
 //! Model-checked history: random write histories (partial blocks, extends,
 //! truncates, zero blocks, duplicate content, several streams, scan
-//! captures) at random timestamps; for 200 random instants per history the
+//! captures, removals and recreations) at random timestamps; for 200 random instants per history the
 //! engine's `View` — and `restore` for some of them — must equal an
 //! in-memory reference model byte for byte.
 
@@ -30,6 +30,7 @@ enum Ev {
         pattern: bool,
     },
     SetLen(u64),
+    Remove,
 }
 
 fn ev() -> impl Strategy<Value = Ev> {
@@ -37,6 +38,7 @@ fn ev() -> impl Strategy<Value = Ev> {
         4 => (0..6 * BS, 1..(2 * BS + 100), any::<u8>(), any::<bool>())
             .prop_map(|(offset, len, fill, pattern)| Ev::Write { offset, len, fill, pattern }),
         1 => (0..7 * BS).prop_map(Ev::SetLen),
+        1 => Just(Ev::Remove),
         // zero writes: all-zero content
         1 => (0..4u64, 1..3u64).prop_map(|(b, n)| Ev::Write { offset: b * BS, len: n * BS, fill: 0, pattern: false }),
     ]
@@ -97,6 +99,7 @@ fn run(steps: &[Step], probes: &[u64]) -> Result<(), TestCaseError> {
                             data: bytes(*len, *fill, *pattern, salt),
                         },
                         Ev::SetLen(n) => Change::SetLen(*n),
+                        Ev::Remove => Change::Remove,
                     };
                     evs.push(WriteEvent {
                         stream: names[*s].into(),
@@ -161,7 +164,9 @@ fn run(steps: &[Step], probes: &[u64]) -> Result<(), TestCaseError> {
                         );
                     }
                 }
-                (Err(StoreError::NoVersion { .. } | StoreError::NoStream(_)), None) => {}
+                (Err(StoreError::NoVersion { .. } | StoreError::NoStream(_)), None)
+                    if !model.removed(name, t) => {}
+                (Err(StoreError::Removed { .. }), None) if model.removed(name, t) => {}
                 (got, want) => prop_assert!(
                     false,
                     "{name} at {t}: engine {:?} vs model {:?}",
@@ -179,6 +184,23 @@ fn run(steps: &[Step], probes: &[u64]) -> Result<(), TestCaseError> {
             let v = store.view(name, None).expect("view");
             prop_assert!(v.read_vec_at(0, v.len()).expect("read") == want);
         }
+    }
+    // Only live streams are listed; removed ones are listed with `streams_all`.
+    let mut live: Vec<String> = store
+        .streams()
+        .expect("streams")
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    live.sort();
+    let want: Vec<String> = names
+        .iter()
+        .filter(|n| model.at(n, i64::MAX).is_some())
+        .map(|n| (*n).to_owned())
+        .collect();
+    prop_assert_eq!(live, want);
+    for info in store.streams_all().expect("streams_all") {
+        prop_assert_eq!(info.removed.is_some(), model.removed(&info.name, i64::MAX));
     }
     Ok(())
 }

@@ -49,6 +49,15 @@ fn capture(
         .expect("capture")
 }
 
+/// The stream's bytes at `at`, or `None` if it is removed then.
+fn read_live(store: &Store, stream: &str, at: i64) -> Option<Vec<u8>> {
+    match store.view(stream, Some(at)) {
+        Ok(v) => Some(v.read_vec_at(0, v.len()).expect("read view")),
+        Err(StoreError::Removed { .. }) => None,
+        Err(e) => panic!("view {stream} at {at}: {e}"),
+    }
+}
+
 fn read_all(store: &Store, stream: &str, at: i64) -> Vec<u8> {
     let v = store.view(stream, Some(at)).expect("view");
     v.read_vec_at(0, v.len()).expect("read view")
@@ -206,7 +215,8 @@ fn torn_tail_is_discarded_on_open() {
     assert!(store.verify(&|_, _| {}).expect("verify").is_clean());
 }
 
-/// A history with several streams, partial writes, truncates, marks, prune and gc.
+/// A history with several streams, partial writes, truncates, removals and
+/// recreations, marks, prune and gc.
 fn busy_history(dir: &Path, store: &mut Store) -> (Model, Vec<i64>) {
     let mut rng = rand::rngs::StdRng::seed_from_u64(11);
     let mut model = Model::default();
@@ -217,7 +227,9 @@ fn busy_history(dir: &Path, store: &mut Store) -> (Model, Vec<i64>) {
         let stream = ["x", "y", "z"][i % 3];
         let mut evs = Vec::new();
         for _ in 0..rng.random_range(1..5) {
-            let change = if rng.random_ratio(1, 6) {
+            let change = if rng.random_ratio(1, 15) {
+                Change::Remove
+            } else if rng.random_ratio(1, 6) {
                 Change::SetLen(rng.random_range(0..40 * BS as u64))
             } else {
                 let len = rng.random_range(1..3 * BS);
@@ -304,7 +316,7 @@ fn rebuilt_index_gives_identical_answers() {
             .instants
         {
             assert_eq!(
-                Some(read_all(&store, s, tl.ts).as_slice()),
+                read_live(&store, s, tl.ts).as_deref(),
                 model2.at(s, tl.ts),
                 "{s} at {}",
                 tl.ts
@@ -486,7 +498,7 @@ fn prune_and_gc_shrink_the_store_and_keep_what_the_policy_keeps() {
     let store = Store::open(&root).expect("reopen");
     for &t in &kept {
         assert_eq!(
-            Some(read_all(&store, "db", t).as_slice()),
+            read_live(&store, "db", t).as_deref(),
             model.at("db", t),
             "kept instant {t}"
         );
@@ -542,7 +554,7 @@ fn concurrent_ingests_share_the_store() {
             let at = T0 + i as i64 * SEC;
             let s = format!("t{t}");
             assert_eq!(
-                Some(read_all(&store, &s, at).as_slice()),
+                read_live(&store, &s, at).as_deref(),
                 model.at(&s, at),
                 "{s} at {i}"
             );
@@ -593,11 +605,7 @@ fn an_index_behind_the_packs_catches_up_on_open() {
     );
     for s in ["x", "y", "q"] {
         let at = last + 29 * SEC;
-        assert_eq!(
-            Some(read_all(&store, s, at).as_slice()),
-            model2.at(s, at),
-            "{s}"
-        );
+        assert_eq!(read_live(&store, s, at).as_deref(), model2.at(s, at), "{s}");
     }
     assert!(store.verify(&|_, _| {}).expect("verify").is_clean());
 }
@@ -726,7 +734,7 @@ fn gc_drops_the_metadata_of_pruned_versions_and_rebuild_agrees() {
     );
     for &t in kept.iter().chain([ts + hour].iter()) {
         assert!(
-            Some(read_all(&store, "db", t).as_slice()) == model.at("db", t),
+            read_live(&store, "db", t).as_deref() == model.at("db", t),
             "instant {t}"
         );
     }
@@ -801,7 +809,7 @@ fn gc_interrupted_before_its_index_commit_changes_nothing() {
     let store = Store::rebuild_index(&crashed).expect("rebuild");
     assert!(store.index_rows().expect("rows") == rows);
     for r in kept {
-        assert!(Some(read_all(&store, "x", r.ts).as_slice()) == model.at("x", r.ts));
+        assert!(read_live(&store, "x", r.ts).as_deref() == model.at("x", r.ts));
     }
     // The next gc cleans up the copies (and forgets the dead chunks).
     let mut store = store;
@@ -837,7 +845,7 @@ fn an_index_of_another_format_is_rebuilt_by_the_writer() {
     let store = Store::open(&root).expect("writer rebuilds");
     assert!(store.index_rows().expect("rows") == rows);
     let last = *instants.last().expect("instants");
-    assert!(Some(read_all(&store, "x", last).as_slice()) == model.at("x", last));
+    assert!(read_live(&store, "x", last).as_deref() == model.at("x", last));
     drop(store);
     Store::open_read(&root).expect("reader after the rebuild");
 }
@@ -888,7 +896,7 @@ fn damaged_packs_never_panic_and_never_read_wrong() {
                             .map_err(|e| StoreError::Invalid(e.to_string()))
                     });
                     assert!(
-                        got.as_deref().ok() == Some(want.as_slice()),
+                        got.as_deref().ok() == want.as_deref(),
                         "{what}: verify is clean but {s} at {t} reads wrong"
                     );
                 }
@@ -1045,7 +1053,7 @@ fn a_new_dictionary_takes_over_when_the_data_drifts() {
     assert!(store.index_rows().expect("rows") == rows);
     for (s, history) in &model.streams {
         for (t, want) in history {
-            assert!(read_all(&store, s, *t) == *want, "{s} at {t}");
+            assert!(read_live(&store, s, *t) == *want, "{s} at {t}");
         }
     }
     assert!(store.verify(&|_, _| {}).expect("verify").is_clean());
@@ -1166,8 +1174,102 @@ fn packs_with_single_chunk_records_still_read() {
         .expect("restore");
     assert!(std::fs::read(&out).expect("read") == want);
     drop(store);
-    bytes[8..12].copy_from_slice(&3u32.to_le_bytes());
+    let unknown = pack::PACK_VERSION + 1;
+    bytes[8..12].copy_from_slice(&unknown.to_le_bytes());
     std::fs::write(&path, &bytes).expect("write");
     let err = Store::rebuild_index(&root).expect_err("unknown pack version");
-    assert!(err.to_string().contains("version 3"), "{err}");
+    assert!(
+        err.to_string().contains(&format!("version {unknown}")),
+        "{err}"
+    );
+}
+
+/// An unlinked stream is absent from its removal on, a later write starts a
+/// new life from zeros, and all of it survives prune, gc and a rebuild.
+#[test]
+fn a_removed_stream_is_absent_until_recreated_and_survives_gc_and_rebuild() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (root, mut store) = new_store(dir.path(), 48 << 10);
+    let ev = |ts: i64, change: Change| WriteEvent {
+        stream: "wal/0001".into(),
+        timestamp_ns: ts,
+        change,
+    };
+    let old = vec![0xAB; 3 * BS + 100];
+    store
+        .ingest(&[ev(
+            T0,
+            Change::Write {
+                offset: 0,
+                data: old.clone(),
+            },
+        )])
+        .expect("write");
+    store
+        .ingest(&[ev(T0 + SEC, Change::Remove)])
+        .expect("remove");
+    // A second removal records nothing.
+    store
+        .ingest(&[ev(T0 + 2 * SEC, Change::Remove)])
+        .expect("remove again");
+    store
+        .ingest(&[ev(
+            T0 + 3 * SEC,
+            Change::Write {
+                offset: BS as u64 + 10,
+                data: vec![1; 20],
+            },
+        )])
+        .expect("recreate");
+    // Hourly prune an hour later keeps all three instants (they are within keep_all).
+    store
+        .prune(
+            &Policy {
+                keep_all: 3600 * SEC,
+                hourly: 0,
+                daily: 0,
+            },
+            T0 + 60 * SEC,
+        )
+        .expect("prune");
+    store.gc().expect("gc");
+    let mut new_life = vec![0u8; BS + 30];
+    new_life[BS + 10..].fill(1);
+    let check = |store: &Store| {
+        assert_eq!(read_live(store, "wal/0001", T0), Some(old.clone()));
+        assert_eq!(read_live(store, "wal/0001", T0 + SEC), None);
+        assert_eq!(read_live(store, "wal/0001", T0 + 2 * SEC + 5), None);
+        // No byte of the old life leaks into the new one.
+        assert_eq!(
+            read_live(store, "wal/0001", T0 + 3 * SEC),
+            Some(new_life.clone())
+        );
+        let err = store.view("wal/0001", Some(T0 + SEC)).expect_err("removed");
+        assert!(err.to_string().contains("was removed at"), "{err}");
+        let tl = store
+            .timeline("wal/0001", i64::MIN, i64::MAX)
+            .expect("timeline");
+        assert_eq!(tl.removals, vec![T0 + SEC]);
+        assert_eq!(tl.instants.len(), 3);
+        assert_eq!(store.streams_at(T0 + SEC).expect("streams_at"), vec![]);
+        let at0 = store.streams_at(T0).expect("streams_at");
+        assert_eq!(at0.len(), 1);
+        assert_eq!(at0[0].size, old.len() as u64);
+        let live = store.streams().expect("streams");
+        assert_eq!(live.len(), 1);
+        assert_eq!(live[0].removed, None);
+    };
+    check(&store);
+    drop(store);
+    check(&Store::rebuild_index(&root).expect("rebuild"));
+    // Removed again: gone from `streams`, listed by `streams_all` with its time.
+    let store = Store::open(&root).expect("open");
+    store
+        .ingest(&[ev(T0 + 4 * SEC, Change::Remove)])
+        .expect("remove");
+    assert!(store.streams().expect("streams").is_empty());
+    let all = store.streams_all().expect("streams_all");
+    assert_eq!(all[0].removed, Some(T0 + 4 * SEC));
+    assert_eq!(all[0].size, 0);
+    assert!(store.verify(&|_, _| {}).expect("verify").is_clean());
 }
