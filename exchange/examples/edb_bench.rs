@@ -4,9 +4,8 @@
 //! Per file: time and pages read (counted in the database's page size) to
 //! open and list the mailboxes and their top folders, to list the whole
 //! tree down to messages, and to export 200 messages spread over the tree
-//! as EML (each export finds its record by a scan of `Message_N`: kairos-ese
-//! has no public key seek yet, so one export costs O(messages in the
-//! mailbox)).
+//! as EML (each export finds its record by a keyed seek on `Message_N`, so
+//! one export costs O(tree depth) pages plus the message's own values).
 
 use std::sync::Arc;
 use std::time::Instant;
