@@ -407,17 +407,25 @@ fn attachment_rows(
     }
     let mut problems = Vec::new();
     let table = store.table("Attachment", n)?;
-    // Listed Inids: one keyed seek each (`Attachment_N` is keyed by Inid);
-    // any miss (another schema, damage) falls back to the scan below.
+    // Listed Inids: one keyed seek each (`Attachment_N` is keyed by Inid),
+    // each listed row once as the scan would; any miss (another schema,
+    // damage) falls back to the scan below. Rows linked only by
+    // `MessageDocumentId` while the blob lists others are not looked for.
     if let Some(ids) = ids {
-        let mut keyed = Vec::with_capacity(ids.len());
-        for &id in ids {
+        let mut unique: Vec<i64> = Vec::with_capacity(ids.len());
+        for id in ids {
+            if !unique.contains(id) {
+                unique.push(*id);
+            }
+        }
+        let mut keyed = Vec::with_capacity(unique.len());
+        for &id in &unique {
             match store.seek(table, &[("Inid", id)], |row| attachment(store, row))? {
                 Some(a) => keyed.push(a),
                 None => break,
             }
         }
-        if keyed.len() == ids.len() {
+        if keyed.len() == unique.len() {
             let (atts, p): (Vec<Attachment>, Vec<Vec<String>>) = keyed.into_iter().unzip();
             return Ok((atts, p.into_iter().flatten().collect()));
         }
