@@ -89,17 +89,14 @@ impl StoreFs {
         self.nodes.get(usize::try_from(ino.checked_sub(1)?).ok()?)
     }
 
-    /// Streams visible at `at` (with a version at or before it).
+    /// Streams that exist at `at` (`None`: now): with a version at or
+    /// before it and not removed at it.
     fn streams_at(&self, at: Option<i64>) -> Vec<String> {
-        let Ok(all) = self.store.streams() else {
+        let Ok(live) = self.store.streams_at(at.unwrap_or(i64::MAX)) else {
             return Vec::new();
         };
-        all.into_iter()
-            .filter(|s| match (at, s.first) {
-                (_, None) => false,
-                (None, Some(_)) => true,
-                (Some(t), Some(first)) => first <= t,
-            })
+        live.into_iter()
+            .filter(|s| s.first.is_some())
             .map(|s| s.name)
             .collect()
     }

@@ -179,7 +179,7 @@ pub fn to_engine(event: WriteEvent) -> kairos_engine::WriteEvent {
     let change = match event.change {
         Change::Write { offset, data } => kairos_engine::Change::Write { offset, data },
         Change::SetLen(len) => kairos_engine::Change::SetLen(len),
-        Change::Remove => kairos_engine::Change::SetLen(0),
+        Change::Remove => kairos_engine::Change::Remove,
     };
     kairos_engine::WriteEvent {
         stream: event.stream,
@@ -300,11 +300,12 @@ impl EventSink for StoreSink {
 
 /// Writes every stream named `prefix/...` (every stream when `prefix` is
 /// empty) as of instant `at` (ns; `None` = latest) into `out`, as files at
-/// their relative paths. Streams with no version at or before `at` did not
-/// exist yet and are skipped. Returns the number of files written.
+/// their relative paths. Only streams that exist at `at` are written: those
+/// with no version at or before it did not exist yet, and those removed
+/// (unlinked) at it are gone. Returns the number of files written.
 pub fn restore_dir(store: &Store, prefix: &str, at: Option<i64>, out: &Path) -> Result<usize> {
     let mut n = 0;
-    for info in store.streams()? {
+    for info in store.streams_at(at.unwrap_or(i64::MAX))? {
         let rel = if prefix.is_empty() {
             info.name.as_str()
         } else {
@@ -319,7 +320,7 @@ pub fn restore_dir(store: &Store, prefix: &str, at: Option<i64>, out: &Path) -> 
         };
         let view = match store.view(&info.name, at) {
             Ok(v) => v,
-            Err(StoreError::NoVersion { .. }) => continue,
+            Err(StoreError::NoVersion { .. } | StoreError::Removed { .. }) => continue,
             Err(e) => return Err(e.into()),
         };
         // Stream names are validated clean relative paths at capture; check

@@ -117,3 +117,54 @@ fn every_operation_is_captured_as_the_real_directory_saw_it() {
     // An unlinked file keeps its history: c.txt is in the log before removal.
     assert!(events.iter().any(|e| e.stream == "c.txt"));
 }
+
+/// Unlinked and renamed-away files vanish from the store at that instant
+/// and come back only when recreated, with their new content alone: the
+/// directory restored from the store at each step equals the real one.
+#[test]
+fn unlinked_files_vanish_from_the_store_and_restore_at_their_removal() {
+    let fx = common::ShimFixture::mount_store();
+    let m = |p: &str| fx.mnt.join(p);
+    let mut steps: Vec<(&str, i64, Snapshot)> = Vec::new();
+    let mut record = |what: &'static str| {
+        let at = now_ns();
+        steps.push((what, at, snapshot(&fx.src)));
+    };
+    fs::write(m("wal1"), vec![0xAA; 50_000]).unwrap();
+    fs::write(m("keep"), b"kept").unwrap();
+    fs::create_dir(m("d")).unwrap();
+    fs::write(m("d/x"), vec![3u8; 9000]).unwrap();
+    record("created");
+    fs::remove_file(m("wal1")).unwrap();
+    record("unlinked");
+    fs::rename(m("d/x"), m("d/y")).unwrap();
+    record("renamed");
+    fs::write(m("wal1"), b"second life").unwrap();
+    record("recreated shorter");
+    fs::remove_file(m("d/y")).unwrap();
+    record("unlinked the renamed file");
+
+    for (what, at, want) in &steps {
+        let dir = fx.restore_store_at(*at);
+        assert_eq!(&snapshot(dir.path()), want, "restore after {what}");
+    }
+    let last = &steps.last().unwrap().2;
+    assert_eq!(
+        fx.store_streams()
+            .into_iter()
+            .collect::<std::collections::BTreeSet<_>>(),
+        last.keys().cloned().collect(),
+        "live streams"
+    );
+    // The history before the removal is kept.
+    let first = &steps[0];
+    let store = fx.store.as_ref().unwrap();
+    let old = store.with_store(|s| {
+        use kairos_parsers::{Source, SourceExt};
+        let v = s.view("wal1", Some(first.1)).unwrap();
+        v.read_vec_at(0, v.len()).unwrap()
+    });
+    assert!(old == first.2["wal1"]);
+    let removed = store.with_store(|s| s.view("d/x", None).map(|_| ()));
+    assert!(removed.unwrap_err().to_string().contains("was removed at"));
+}

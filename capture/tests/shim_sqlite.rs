@@ -92,11 +92,21 @@ fn sqlite_wal_restores_at_20_random_instants(writeback_cache: bool) {
         total.to_string()
     );
 
-    let streams = fx.store_streams();
+    let streams = fx.store_streams_all();
     assert!(
         streams.iter().any(|s| s == "app/data.db-wal"),
         "the WAL file was captured: {streams:?}"
     );
+    // The live streams are the files the application left (SQLite removes
+    // its WAL when the last connection closes).
+    let mut left: Vec<String> = std::fs::read_dir(fx.src.join("app"))
+        .unwrap()
+        .map(|e| format!("app/{}", e.unwrap().file_name().to_string_lossy()))
+        .collect();
+    left.sort();
+    let mut live = fx.store_streams();
+    live.sort();
+    assert_eq!(live, left, "live streams");
     let mut rng = rand::rng();
     let mut instants: Vec<i64> = (0..20).map(|_| rng.random_range(start..end)).collect();
     instants.sort_unstable();

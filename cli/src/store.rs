@@ -32,7 +32,13 @@ pub enum StoreCommand {
         stream: Option<String>,
     },
     /// List streams: name, size, first/last version, number of versions.
-    Streams,
+    /// Lists the streams that exist now (or at `--at`): removed (unlinked)
+    /// ones only with `--all`, with their removal time.
+    Streams {
+        /// Include removed streams, with when they were removed.
+        #[arg(long)]
+        all: bool,
+    },
     /// Versions (instants) and markers of STREAM over time.
     Timeline {
         /// Stream name.
@@ -164,7 +170,7 @@ pub fn run(cmd: StoreCommand, global: &Global) -> Result<()> {
             Ok(())
         }
         StoreCommand::Capture { file, stream } => capture(global, &file, stream),
-        StoreCommand::Streams => streams(global),
+        StoreCommand::Streams { all } => streams(global, all),
         StoreCommand::Timeline { stream, from, to } => {
             timeline(global, &stream, from.as_ref(), to.as_ref())
         }
@@ -272,9 +278,13 @@ fn capture(global: &Global, file: &Path, stream: Option<String>) -> Result<()> {
     Ok(())
 }
 
-fn streams(global: &Global) -> Result<()> {
+fn streams(global: &Global, all: bool) -> Result<()> {
     let store = open_read(global)?;
-    let list = store.streams()?;
+    let list = match (all, at(&store, global.at.as_ref())?) {
+        (true, _) => store.streams_all()?,
+        (false, Some(t)) => store.streams_at(t)?,
+        (false, None) => store.streams()?,
+    };
     if global.json {
         let v: Vec<serde_json::Value> = list
             .iter()
@@ -286,6 +296,7 @@ fn streams(global: &Global) -> Result<()> {
                     "versions": s.versions,
                     "first": s.first.map(format_ns),
                     "last": s.last.map(format_ns),
+                    "removed_at": s.removed.map(format_ns),
                 })
             })
             .collect();
@@ -293,17 +304,25 @@ fn streams(global: &Global) -> Result<()> {
         return Ok(());
     }
     println!(
-        "{:<32} {:>14} {:>9}  {:<30}  {:<30}",
-        "STREAM", "SIZE", "VERSIONS", "FIRST", "LAST"
+        "{:<32} {:>14} {:>9}  {:<30}  {:<30}{}",
+        "STREAM",
+        "SIZE",
+        "VERSIONS",
+        "FIRST",
+        "LAST",
+        if all { "  REMOVED" } else { "" }
     );
     for s in list {
         println!(
-            "{:<32} {:>14} {:>9}  {:<30}  {:<30}",
+            "{:<32} {:>14} {:>9}  {:<30}  {:<30}{}",
             s.name,
             s.size,
             s.versions,
             s.first.map(format_ns).unwrap_or_default(),
-            s.last.map(format_ns).unwrap_or_default()
+            s.last.map(format_ns).unwrap_or_default(),
+            s.removed
+                .map(|t| format!("  {}", format_ns(t)))
+                .unwrap_or_default()
         );
     }
     Ok(())
@@ -325,6 +344,7 @@ fn timeline(
             "versions": tl.instants.iter().map(|i| serde_json::json!({
                 "at": format_ns(i.ts), "blocks_written": i.blocks, "seq": i.seq,
             })).collect::<Vec<_>>(),
+            "removed": tl.removals.iter().map(|&t| format_ns(t)).collect::<Vec<_>>(),
             "marks": tl.marks.iter().map(|m| serde_json::json!({
                 "name": m.name, "at": format_ns(m.ts), "stream": m.stream,
             })).collect::<Vec<_>>(),
@@ -336,10 +356,12 @@ fn timeline(
         .instants
         .iter()
         .map(|i| {
-            (
-                i.ts,
-                format!("{}  version  {} blocks written", format_ns(i.ts), i.blocks),
-            )
+            let what = if tl.removals.contains(&i.ts) {
+                "removed".to_owned()
+            } else {
+                format!("version  {} blocks written", i.blocks)
+            };
+            (i.ts, format!("{}  {what}", format_ns(i.ts)))
         })
         .collect();
     rows.extend(

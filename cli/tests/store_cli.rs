@@ -166,3 +166,82 @@ fn second_writer_gets_the_pid_and_readers_still_work() {
     drop(writer);
     ok(&["--store", s(&store), "capture", s(&file), "--stream", "f"]);
 }
+
+/// A removed (unlinked) stream: `streams` leaves it out, `streams --all`
+/// shows when it was removed, `streams --at` before the removal lists it,
+/// `timeline` shows "removed", `cat` at the removal fails naming it.
+#[test]
+fn removed_streams_are_listed_only_with_all_and_show_in_the_timeline() {
+    use kairos_engine::{Change, Store, StoreOptions, WriteEvent};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = dir.path().join("store");
+    Store::init(&store, StoreOptions::default()).expect("init");
+    let t0 = 1_750_000_000_000_000_000i64;
+    let ev = |stream: &str, ts: i64, change: Change| WriteEvent {
+        stream: stream.into(),
+        timestamp_ns: ts,
+        change,
+    };
+    {
+        let st = Store::open(&store).expect("open");
+        st.ingest(&[
+            ev(
+                "keep",
+                t0,
+                Change::Write {
+                    offset: 0,
+                    data: vec![1; 10],
+                },
+            ),
+            ev(
+                "gone",
+                t0,
+                Change::Write {
+                    offset: 0,
+                    data: vec![2; 10],
+                },
+            ),
+        ])
+        .expect("ingest");
+        st.ingest(&[ev("gone", t0 + 1_000_000_000, Change::Remove)])
+            .expect("remove");
+    }
+    let names = |json: &str| -> Vec<(String, Option<String>)> {
+        let v: serde_json::Value = serde_json::from_str(json).expect("json");
+        v.as_array()
+            .expect("array")
+            .iter()
+            .map(|s| {
+                (
+                    s["name"].as_str().expect("name").to_owned(),
+                    s["removed_at"].as_str().map(str::to_owned),
+                )
+            })
+            .collect()
+    };
+    let live = names(&ok(&["--store", s(&store), "--json", "streams"]));
+    assert_eq!(live, vec![("keep".to_owned(), None)]);
+    let all = names(&ok(&["--store", s(&store), "--json", "streams", "--all"]));
+    assert_eq!(all.len(), 2);
+    let removed_at = all[1].1.clone().expect("gone has a removal time");
+    assert_eq!(all[1].0, "gone");
+    let tl: serde_json::Value =
+        serde_json::from_str(&ok(&["--store", s(&store), "--json", "timeline", "gone"]))
+            .expect("json");
+    assert_eq!(tl["removed"], serde_json::json!([removed_at.clone()]));
+    let first = tl["versions"][0]["at"].as_str().expect("first").to_owned();
+    let text = ok(&["--store", s(&store), "timeline", "gone"]);
+    assert!(text.contains(&format!("{removed_at}  removed")), "{text}");
+    let before = names(&ok(&[
+        "--store",
+        s(&store),
+        "--json",
+        "--at",
+        &first,
+        "streams",
+    ]));
+    assert_eq!(before.len(), 2, "both existed at {first}");
+    let err = fails(&["--store", s(&store), "--at", &removed_at, "cat", "gone"]);
+    assert!(err.contains("was removed at"), "{err}");
+    assert!(ok(&["--store", s(&store), "--at", &first, "cat", "gone"]).len() == 10);
+}

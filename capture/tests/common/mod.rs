@@ -106,13 +106,25 @@ impl ShimFixture {
         dir
     }
 
-    /// The names of the streams in the engine store (every event submitted
-    /// so far ingested first).
+    /// The names of the live streams in the engine store (every event
+    /// submitted so far ingested first).
     pub fn store_streams(&self) -> Vec<String> {
+        self.list_streams(Store::streams)
+    }
+
+    /// The names of every stream the engine store holds, removed ones too.
+    pub fn store_streams_all(&self) -> Vec<String> {
+        self.list_streams(Store::streams_all)
+    }
+
+    fn list_streams(
+        &self,
+        list: fn(&Store) -> kairos_engine::Result<Vec<kairos_engine::StreamInfo>>,
+    ) -> Vec<String> {
         let store = self.store.as_ref().unwrap();
         store.sync().unwrap();
         store
-            .with_store(|s| s.streams())
+            .with_store(|s| list(s))
             .unwrap()
             .into_iter()
             .map(|s| s.name)
