@@ -1,6 +1,6 @@
 //! `kairos mount`: `cat MOUNT/at/<T>/stream` equals `kairos restore` at T
 //! (and the content that was captured), `latest/` is the newest version,
-//! and a stream that did not exist yet at T is absent.
+//! and a stream that did not exist yet at T, or was removed at T, is absent.
 #![allow(clippy::unwrap_used)]
 
 mod capture_common;
@@ -10,12 +10,16 @@ use std::process::Command;
 use capture_common::{Proc, init_store, kairos};
 
 fn capture(store: &std::path::Path, file: &std::path::Path) {
+    capture_as(store, file, "data/f");
+}
+
+fn capture_as(store: &std::path::Path, file: &std::path::Path, stream: &str) {
     let out = kairos()
         .arg("--store")
         .arg(store)
         .arg("capture")
         .arg(file)
-        .args(["--stream", "data/f"])
+        .args(["--stream", stream])
         .output()
         .unwrap();
     assert!(
@@ -51,7 +55,22 @@ fn cat_through_the_mount_equals_restore_at_the_same_instant() {
     v2.extend_from_slice(&[1, 2, 3]);
     std::fs::write(&file, &v2).unwrap();
     capture(&store, &file);
+    capture_as(&store, &file, "data/g");
     let t2 = rfc3339_now();
+    // data/g is unlinked (as the shim records it) after t2.
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    {
+        use kairos_engine::{Change, Store, WriteEvent};
+        let st = Store::open(&store).unwrap();
+        let now = i64::try_from(jiff::Timestamp::now().as_nanosecond()).unwrap();
+        st.ingest(&[WriteEvent {
+            stream: "data/g".into(),
+            timestamp_ns: now,
+            change: Change::Remove,
+        }])
+        .unwrap();
+    }
+    let t3 = rfc3339_now();
 
     let mnt = dir.path().join("mnt");
     std::fs::create_dir_all(&mnt).unwrap();
@@ -94,6 +113,23 @@ fn cat_through_the_mount_equals_restore_at_the_same_instant() {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     assert_eq!(listed, ["f"]);
+    let ls = |dir: &std::path::Path| -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(ls(&mnt.join("at").join(&t2).join("data")), ["f", "g"]);
+    assert!(std::fs::read(mnt.join("at").join(&t2).join("data/g")).unwrap() == v2);
+    assert_eq!(
+        ls(&mnt.join("at").join(&t3).join("data")),
+        ["f"],
+        "removed at t3"
+    );
+    assert!(!mnt.join("at").join(&t3).join("data/g").exists());
+    assert_eq!(ls(&mnt.join("latest/data")), ["f"]);
     assert!(
         !mnt.join("at").join(&before).join("data/f").exists(),
         "no version before the first capture"
