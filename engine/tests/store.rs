@@ -266,6 +266,14 @@ fn busy_history(dir: &Path, store: &mut Store) -> (Model, Vec<i64>) {
             store.mark("half", None, Some(ts)).expect("mark");
         }
     }
+    // The history exercises removals and recreation after them.
+    assert!(
+        model
+            .streams
+            .values()
+            .any(|h| h.windows(2).any(|w| w[0].1.is_none() && w[1].1.is_some())),
+        "no stream was removed and recreated"
+    );
     (model, instants)
 }
 
