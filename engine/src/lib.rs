@@ -10,8 +10,11 @@
 //! per-store dictionary that is retrained when the data drifts; in
 //! append-only pack files), and answers "what did stream S look like at
 //! instant T" — as a [`View`] that implements [`kairos_parsers::Source`], or
-//! as a restored file. Retention prunes instants; gc reclaims their chunks
-//! and, through a checkpoint batch, their metadata.
+//! as a restored file. A stream can be removed (unlinked): it is absent
+//! from that instant until written again, with its earlier history kept
+//! ([`Store::streams_at`], [`StoreError::Removed`]). Retention prunes
+//! instants; gc reclaims their chunks and, through a checkpoint batch,
+//! their metadata.
 //!
 //! Not yet: packs on object storage.
 //!
