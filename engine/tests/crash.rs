@@ -33,7 +33,7 @@ const STEP: i64 = 1_000_000;
 fn batch(i: u64) -> Vec<WriteEvent> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(i);
     let ts = T0 + i as i64 * STEP;
-    (0..rng.random_range(1..6))
+    let mut events: Vec<WriteEvent> = (0..rng.random_range(1..6))
         .map(|_| {
             let stream = format!("s{}", rng.random_range(0..3));
             let change = if rng.random_ratio(1, 10) {
@@ -55,13 +55,24 @@ fn batch(i: u64) -> Vec<WriteEvent> {
                 change,
             }
         })
-        .collect()
+        .collect();
+    // Now and then a stream is removed too (after the batch's own events,
+    // which record the batch's instant whatever the removal does).
+    if rng.random_ratio(1, 6) {
+        events.push(WriteEvent {
+            stream: format!("s{}", rng.random_range(0..3)),
+            timestamp_ns: ts,
+            change: Change::Remove,
+        });
+    }
+    events
 }
 
-/// Batches the store holds: one past the latest instant of any stream.
+/// Batches the store holds: one past the latest instant of any stream
+/// (removed ones included).
 fn batches_in(store: &Store) -> u64 {
     store
-        .streams()
+        .streams_all()
         .expect("streams")
         .iter()
         .filter_map(|s| s.last)
