@@ -332,6 +332,7 @@ pub fn restore_dir(store: &Store, prefix: &str, at: Option<i64>, out: &Path) -> 
         }
         let mut file = fs::File::create(&path).map_err(CaptureError::io(&path, "create"))?;
         view.write_to(&mut file)?;
+        file.sync_all().map_err(CaptureError::io(&path, "sync"))?;
         n += 1;
     }
     Ok(n)

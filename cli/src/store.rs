@@ -51,10 +51,15 @@ pub enum StoreCommand {
         to: Option<TimeSpec>,
     },
     /// Reconstruct STREAM as of --at (default: latest) into OUT.
+    /// STREAM may also be a directory prefix (`pgdata` or `pgdata/`): every
+    /// stream under it that exists at the instant is written as a file tree
+    /// under OUT, so a whole data directory comes back consistent as of one
+    /// instant.
     Restore {
-        /// Stream name.
+        /// Stream name, or a directory prefix of stream names.
         stream: String,
-        /// Output file (written to a temporary file, then renamed).
+        /// Output file or directory (written beside it under a temporary
+        /// name, then renamed into place).
         #[arg(short, long, value_name = "OUT")]
         output: PathBuf,
         /// Overwrite OUT if it exists.
@@ -378,7 +383,17 @@ fn timeline(
 
 fn restore(global: &Global, stream: &str, out: &Path, opts: RestoreOptions) -> Result<()> {
     let store = open_read(global)?;
-    let view = store.view(stream, at(&store, global.at.as_ref())?)?;
+    let instant = at(&store, global.at.as_ref())?;
+    let prefix = stream.trim_end_matches('/');
+    let is_stream = stream == prefix && store.streams_all()?.iter().any(|s| s.name == stream);
+    if !is_stream {
+        let under = format!("{prefix}/");
+        let streams = store.streams_all()?;
+        if stream.ends_with('/') || streams.iter().any(|s| s.name.starts_with(&under)) {
+            return restore_directory(&store, prefix, instant, out, opts);
+        }
+    }
+    let view = store.view(stream, instant)?;
     let bar = progress(kairos_parsers::Source::len(&view), "restore");
     let tick = |done: u64, _total: u64| {
         if let Some(b) = &bar {
@@ -405,6 +420,62 @@ fn restore(global: &Global, stream: &str, out: &Path, opts: RestoreOptions) -> R
         } else {
             format!(", {} damaged blocks zeroed", r.bad_blocks.len())
         }
+    );
+    Ok(())
+}
+
+/// Restores every stream under `prefix/` that exists at `instant` as a file
+/// tree: into a temporary directory beside `out`, then renamed into place,
+/// so an interrupted restore leaves nothing at `out` and an existing `out`
+/// is replaced only with `--force`.
+fn restore_directory(
+    store: &Store,
+    prefix: &str,
+    instant: Option<i64>,
+    out: &Path,
+    opts: RestoreOptions,
+) -> Result<()> {
+    if opts.allow_damaged {
+        bail!(
+            "--allow-damaged restores one stream at a time: name the stream, not the directory {prefix}/"
+        );
+    }
+    let exists = out.symlink_metadata().is_ok();
+    if exists && !opts.force {
+        bail!("{} exists (use --force to replace it)", out.display());
+    }
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let tmp = tempfile::Builder::new()
+        .prefix(".kairos-restore-")
+        .tempdir_in(parent)
+        .with_context(|| format!("creating a temporary directory in {}", parent.display()))?;
+    let files = kairos_capture::restore_dir(store, prefix, instant, tmp.path())
+        .with_context(|| format!("restoring {prefix}/"))?;
+    if files == 0 {
+        bail!(
+            "no stream under {prefix}/ exists at {}",
+            instant.map_or_else(|| "the latest instant".to_owned(), format_ns)
+        );
+    }
+    if exists {
+        let meta = out.symlink_metadata()?;
+        if meta.is_dir() {
+            std::fs::remove_dir_all(out)
+        } else {
+            std::fs::remove_file(out)
+        }
+        .with_context(|| format!("removing {} to replace it", out.display()))?;
+    }
+    let kept = tmp.keep();
+    std::fs::rename(&kept, out)
+        .with_context(|| format!("renaming {} to {}", kept.display(), out.display()))?;
+    println!(
+        "restored {files} files under {prefix}/ as of {} to {}",
+        instant.map_or_else(|| "the latest instant".to_owned(), format_ns),
+        out.display()
     );
     Ok(())
 }

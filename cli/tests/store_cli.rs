@@ -245,3 +245,93 @@ fn removed_streams_are_listed_only_with_all_and_show_in_the_timeline() {
     assert!(err.contains("was removed at"), "{err}");
     assert!(ok(&["--store", s(&store), "--at", &first, "cat", "gone"]).len() == 10);
 }
+
+/// `restore DIR-PREFIX -o OUT` writes every stream under the prefix that
+/// exists at the instant as a file tree; it never replaces OUT without
+/// `--force`, and streams outside the prefix stay out.
+#[test]
+fn restore_of_a_prefix_writes_the_directory_as_of_the_instant() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = dir.path().join("store");
+    ok(&["init", s(&store)]);
+    let capture = |name: &str, bytes: &[u8], at: &str| {
+        let f = dir.path().join("input.bin");
+        std::fs::write(&f, bytes).expect("write input");
+        ok(&[
+            "--store",
+            s(&store),
+            "capture",
+            s(&f),
+            "--stream",
+            name,
+            "--at",
+            at,
+        ]);
+    };
+    let a1: Vec<u8> = (0..20_000u32).map(|i| (i % 253) as u8).collect();
+    let b1 = vec![7u8; 9_000];
+    capture("pg/base/a", &a1, "2026-11-24T10:00:00Z");
+    capture("pg/b", &b1, "2026-11-24T10:00:00Z");
+    capture("other/c", b"outside", "2026-11-24T10:00:00Z");
+    let mut a2 = a1.clone();
+    a2[5..9].fill(1);
+    capture("pg/base/a", &a2, "2026-11-24T11:00:00Z");
+    capture("pg/late", b"new at eleven", "2026-11-24T11:00:00Z");
+
+    let out = dir.path().join("restored");
+    let said = ok(&[
+        "--store",
+        s(&store),
+        "--at",
+        "2026-11-24T10:30:00Z",
+        "restore",
+        "pg",
+        "-o",
+        s(&out),
+    ]);
+    assert!(said.contains("restored 2 files under pg/"), "{said}");
+    assert_eq!(std::fs::read(out.join("base/a")).expect("a"), a1);
+    assert_eq!(std::fs::read(out.join("b")).expect("b"), b1);
+    assert!(!out.join("late").exists(), "pg/late did not exist yet");
+    assert!(!out.join("c").exists() && !out.join("other").exists());
+
+    let err = fails(&["--store", s(&store), "restore", "pg/", "-o", s(&out)]);
+    assert!(err.contains("--force"), "{err}");
+    ok(&[
+        "--store",
+        s(&store),
+        "restore",
+        "pg/",
+        "-o",
+        s(&out),
+        "--force",
+    ]);
+    assert_eq!(std::fs::read(out.join("base/a")).expect("a"), a2);
+    assert_eq!(
+        std::fs::read(out.join("late")).expect("late"),
+        b"new at eleven"
+    );
+    // nothing left behind beside OUT
+    let stray: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("list")
+        .filter_map(Result::ok)
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(".kairos-restore-")
+        })
+        .collect();
+    assert!(stray.is_empty(), "{stray:?}");
+
+    let err = fails(&[
+        "--store",
+        s(&store),
+        "--at",
+        "2026-11-24T09:00:00Z",
+        "restore",
+        "pg",
+        "-o",
+        s(&dir.path().join("empty")),
+    ]);
+    assert!(err.contains("no stream under pg/"), "{err}");
+}
