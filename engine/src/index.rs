@@ -461,18 +461,34 @@ pub fn removals<K: TransactionKind>(
     to: i64,
 ) -> IxResult<Vec<i64>> {
     let mut out = Vec::new();
-    let mut cur = txn.cursor(&t.sizes).ctx("cursor")?;
+    for_stream_rows(txn, &t.sizes, s, (from, to), "iterate sizes", |ts, v| {
+        if u64_from(v) == REMOVED {
+            out.push(ts);
+        }
+    })?;
+    Ok(out)
+}
+
+/// Visits, in ascending order, the rows of a `(stream, ts)`-keyed table
+/// (sizes, instants) of stream `s` with `from <= ts <= to`.
+fn for_stream_rows<K: TransactionKind>(
+    txn: &Transaction<'_, K, NoWriteMap>,
+    table: &Table<'_>,
+    s: u32,
+    (from, to): (i64, i64),
+    what: &'static str,
+    mut visit: impl FnMut(i64, &[u8]),
+) -> IxResult<()> {
+    let mut cur = txn.cursor(table).ctx("cursor")?;
     for row in cur.iter_from::<Cow<'_, [u8]>, Cow<'_, [u8]>>(&sts_key(s, from)) {
-        let (k, v) = row.ctx("iterate sizes")?;
+        let (k, v) = row.ctx(what)?;
         let ts = ts_from(&k[4..]);
         if u32_from(&k) != s || ts > to {
             break;
         }
-        if u64_from(&v) == REMOVED {
-            out.push(ts);
-        }
+        visit(ts, &v);
     }
-    Ok(out)
+    Ok(())
 }
 
 /// The latest instant of the stream at or before `ts`.
@@ -505,19 +521,20 @@ pub fn instants<K: TransactionKind>(
     to: i64,
 ) -> IxResult<Vec<InstantRow>> {
     let mut out = Vec::new();
-    let mut cur = txn.cursor(&t.instants).ctx("cursor")?;
-    for row in cur.iter_from::<Cow<'_, [u8]>, Cow<'_, [u8]>>(&sts_key(s, from)) {
-        let (k, v) = row.ctx("iterate instants")?;
-        let ts = ts_from(&k[4..]);
-        if u32_from(&k) != s || ts > to {
-            break;
-        }
-        out.push(InstantRow {
-            ts,
-            seq: u64_from(&v),
-            blocks: u64_from(v.get(8..).unwrap_or_default()),
-        });
-    }
+    for_stream_rows(
+        txn,
+        &t.instants,
+        s,
+        (from, to),
+        "iterate instants",
+        |ts, v| {
+            out.push(InstantRow {
+                ts,
+                seq: u64_from(v),
+                blocks: u64_from(v.get(8..).unwrap_or_default()),
+            });
+        },
+    )?;
     Ok(out)
 }
 
