@@ -58,6 +58,7 @@
 
 pub mod edb;
 pub mod eml;
+pub mod mapi;
 pub mod model;
 pub mod pst;
 pub mod rtf;

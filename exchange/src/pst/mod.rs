@@ -53,42 +53,7 @@ mod item_type {
 }
 
 /// MAPI property ids used here ([MS-OXPROPS]; formats/pst.md §3.1).
-mod prop {
-    pub const MESSAGE_CLASS: u16 = 0x001A;
-    pub const SUBJECT: u16 = 0x0037;
-    pub const CLIENT_SUBMIT_TIME: u16 = 0x0039;
-    pub const SENT_REPRESENTING_NAME: u16 = 0x0042;
-    pub const SENT_REPRESENTING_EMAIL: u16 = 0x0065;
-    pub const SENT_REPRESENTING_ADDRTYPE: u16 = 0x0064;
-    pub const TRANSPORT_HEADERS: u16 = 0x007D;
-    pub const START_DATE: u16 = 0x0060;
-    pub const END_DATE: u16 = 0x0061;
-    pub const SENDER_NAME: u16 = 0x0C1A;
-    pub const SENDER_ADDRTYPE: u16 = 0x0C1E;
-    pub const SENDER_EMAIL: u16 = 0x0C1F;
-    pub const RECIPIENT_TYPE: u16 = 0x0C15;
-    pub const DELIVERY_TIME: u16 = 0x0E06;
-    pub const RTF_COMPRESSED: u16 = 0x1009;
-    pub const INTERNET_MESSAGE_ID: u16 = 0x1035;
-    pub const INTERNET_REFERENCES: u16 = 0x1039;
-    pub const IN_REPLY_TO: u16 = 0x1042;
-    pub const DISPLAY_NAME: u16 = 0x3001;
-    pub const ADDRTYPE: u16 = 0x3002;
-    pub const EMAIL_ADDRESS: u16 = 0x3003;
-    pub const CREATION_TIME: u16 = 0x3007;
-    pub const MODIFICATION_TIME: u16 = 0x3008;
-    pub const CONTAINER_CLASS: u16 = 0x3613;
-    pub const ATTACH_FILENAME: u16 = 0x3704;
-    pub const ATTACH_LONG_FILENAME: u16 = 0x3707;
-    pub const ATTACH_PATHNAME: u16 = 0x3708;
-    pub const ATTACH_LONG_PATHNAME: u16 = 0x370D;
-    pub const ATTACH_MIME_TAG: u16 = 0x370E;
-    pub const ATTACH_CONTENT_ID: u16 = 0x3712;
-    pub const SMTP_ADDRESS: u16 = 0x39FE;
-    pub const SENDER_SMTP_ADDRESS: u16 = 0x5D01;
-    pub const PST_PASSWORD: u16 = 0x67FF;
-    pub const LOCATION: u16 = 0x8208;
-}
+use crate::mapi as prop;
 
 /// Contact properties rendered as text, in display order ([MS-OXOCNTC];
 /// the 0x80xx ones are named properties that libpff maps by LID).
@@ -441,12 +406,12 @@ fn read_message(item: &PffItem<'_>, key: Key, status: ItemStatus, depth: usize) 
         submit_time: p.filetime(prop::CLIENT_SUBMIT_TIME)?,
         delivery_time: p.filetime(prop::DELIVERY_TIME)?,
         creation_time: p.filetime(prop::CREATION_TIME)?,
-        modification_time: p.filetime(prop::MODIFICATION_TIME)?,
+        modification_time: p.filetime(prop::LAST_MODIFICATION_TIME)?,
         message_id: p.string(prop::INTERNET_MESSAGE_ID)?,
-        in_reply_to: p.string(prop::IN_REPLY_TO)?,
+        in_reply_to: p.string(prop::IN_REPLY_TO_ID)?,
         references: p.string(prop::INTERNET_REFERENCES)?,
         transport_headers: p
-            .string(prop::TRANSPORT_HEADERS)?
+            .string(prop::TRANSPORT_MESSAGE_HEADERS)?
             .filter(|h| !h.trim().is_empty()),
         body_text,
         body_html,
