@@ -385,13 +385,11 @@ fn restore(global: &Global, stream: &str, out: &Path, opts: RestoreOptions) -> R
     let store = open_read(global)?;
     let instant = at(&store, global.at.as_ref())?;
     let prefix = stream.trim_end_matches('/');
-    let is_stream = stream == prefix && store.streams_all()?.iter().any(|s| s.name == stream);
-    if !is_stream {
-        let under = format!("{prefix}/");
-        let streams = store.streams_all()?;
-        if stream.ends_with('/') || streams.iter().any(|s| s.name.starts_with(&under)) {
-            return restore_directory(&store, prefix, instant, out, opts);
-        }
+    let under = format!("{prefix}/");
+    let streams = store.streams_all()?;
+    let is_stream = stream == prefix && streams.iter().any(|s| s.name == stream);
+    if !is_stream && (stream.ends_with('/') || streams.iter().any(|s| s.name.starts_with(&under))) {
+        return restore_directory(&store, prefix, instant, out, opts);
     }
     let view = store.view(stream, instant)?;
     let bar = progress(kairos_parsers::Source::len(&view), "restore");
@@ -454,11 +452,9 @@ fn restore_directory(
         .with_context(|| format!("creating a temporary directory in {}", parent.display()))?;
     let files = kairos_capture::restore_dir(store, prefix, instant, tmp.path())
         .with_context(|| format!("restoring {prefix}/"))?;
+    let when = instant.map_or_else(|| "the latest instant".to_owned(), format_ns);
     if files == 0 {
-        bail!(
-            "no stream under {prefix}/ exists at {}",
-            instant.map_or_else(|| "the latest instant".to_owned(), format_ns)
-        );
+        bail!("no stream under {prefix}/ exists at {when}");
     }
     if exists {
         let meta = out.symlink_metadata()?;
@@ -473,8 +469,7 @@ fn restore_directory(
     std::fs::rename(&kept, out)
         .with_context(|| format!("renaming {} to {}", kept.display(), out.display()))?;
     println!(
-        "restored {files} files under {prefix}/ as of {} to {}",
-        instant.map_or_else(|| "the latest instant".to_owned(), format_ns),
+        "restored {files} files under {prefix}/ as of {when} to {}",
         out.display()
     );
     Ok(())
