@@ -24,6 +24,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kairos_capture::event::WriteEvent;
+use kairos_capture::journal::JournalOptions;
 use kairos_capture::net::agent::{Agent, AgentConfig};
 use kairos_capture::net::server::{Server, ServerConfig};
 use kairos_capture::net::tokens::Tokens;
@@ -226,17 +227,22 @@ fn shim_ratio() {
     };
     let spool = || -> Arc<dyn EventSink> {
         Arc::new(JournalSink::new(
-            Journal::open(&tempfile::tempdir_in(&dir).unwrap().keep()).unwrap(),
+            Journal::open_with(
+                &tempfile::tempdir_in(&dir).unwrap().keep(),
+                JournalOptions::default(),
+            )
+            .unwrap(),
         ))
     };
     let discard: Arc<dyn EventSink> = Arc::new(Discard::default());
     // The whole agent configuration: the spool shipped over loopback to a
     // server ingesting into its store on the same two cores (the journal
-    // is compacted as the server acknowledges, as in production).
+    // wraps as the server acknowledges, as in production). Spools keep the
+    // agent's default reserve of pre-written space.
     let token = "0123456789abcdef0123456789abcdef";
     let (addr, _rt) = start_server(new_store(&dir.path().join("server")), &[("b1", token)]);
     let agent_spool = Arc::new(JournalSink::new(
-        Journal::open(&dir.path().join("agent-spool")).unwrap(),
+        Journal::open_with(&dir.path().join("agent-spool"), JournalOptions::default()).unwrap(),
     ));
     let agent = Agent::start(
         AgentConfig::new(&addr, "b1", token.as_bytes()),

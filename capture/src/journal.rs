@@ -1,4 +1,5 @@
-//! The spool journal: an append-only, checksummed log of write events.
+//! The spool journal: a checksummed log of write events that reuses its
+//! file space.
 //!
 //! An agent appends every captured event here and fsyncs on the
 //! application's fsync, so a write the application saw as durable survives
@@ -9,20 +10,47 @@
 //! does not double anything.
 //!
 //! Layout of a journal directory:
-//! - `journal`: records back to back. A record is `u32 len` (LE), `u32
-//!   crc32` (LE, of the payload), then `len` bytes of payload: one event in
-//!   the encoding of [`crate::event`]. Sequence numbers strictly increase.
-//! - `acked`: the highest sequence number the server has made durable, as
-//!   `u64` LE followed by its `u32` crc32; replaced atomically (write temp,
-//!   fsync, rename, fsync directory).
+//! - `journal`: records back to back from offset 0. A record is `u32 len`
+//!   (LE), `u32 crc32` (LE, of the payload), then `len` bytes of payload:
+//!   one event in the encoding of [`crate::event`], whose first field is
+//!   its sequence number.
+//! - `acked`: the highest sequence number the server has made durable and
+//!   the *lap base* (the lowest sequence number the record at offset 0 may
+//!   carry), as two `u64` LE followed by the `u32` crc32 of both; replaced
+//!   atomically (write temp, fsync, rename, fsync directory). The older
+//!   12-byte form (no base) is read as base 1.
+//!
+//! Laps. When every record is acknowledged and the live records reach
+//! [`JournalOptions::wrap_at`] bytes, the writer records the next sequence
+//! number as the new lap base in `acked` and starts again at offset 0,
+//! overwriting the blocks of the previous lap instead of truncating the file
+//! and appending to newly allocated ones (like a database recycling its
+//! write-ahead-log segments; see docs/PERFORMANCE.md, "Capture"). The file
+//! therefore holds, after the live records: records of earlier laps (their
+//! sequence numbers are all below the base), zeros (the pre-written
+//! [`JournalOptions::reserve`], see [`reserve`]), or a torn record.
+//!
+//! Finding the end without the file's length: the log starts at offset 0
+//! with a record whose sequence is at least the base, and ends at the first
+//! record that is all-zero, torn or fails its checksum, or whose sequence
+//! does not exceed its predecessor's (a previous lap's). Sequence numbers
+//! strictly increase but may skip (the server acknowledged more than a crash
+//! left here), so "follows" means "is larger"; a record of the current lap
+//! (at least the base) whose sequence does not increase cannot come from a
+//! torn write and is reported as damage.
 //!
 //! Assumptions about the disk: fsync makes written bytes durable; a crash may
 //! leave any prefix of the unsynced tail. On open, a torn or corrupt tail is
-//! found by the length/checksum scan and cut off with a warning: only bytes
-//! that were never fsynced (never acknowledged) can be lost that way.
-//! When every record is acknowledged and the file has grown past
-//! [`COMPACT_AT`] bytes, the sender truncates it to zero; `acked` keeps the
-//! sequence numbering going.
+//! found by that scan and ignored with a warning (the next records overwrite
+//! it): only bytes that were never fsynced (never acknowledged) can be lost
+//! that way. A damaged record with a valid current-lap record after it is
+//! not a torn tail, and opening refuses.
+//!
+//! Residual risk, stated: a record is recognised by its checksum and
+//! sequence alone, so bytes inside a previous lap's record that happen to
+//! form a valid record with a larger sequence number exactly at the live end
+//! (a journal file copied through the shim into itself) would be read as
+//! live.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
@@ -34,8 +62,19 @@ use std::time::Duration;
 use crate::event::{Change, MAX_ENCODED_EVENT, WriteEvent};
 use crate::sink::{CaptureError, EventSink, Result};
 
-/// Size past which a fully acknowledged journal is truncated.
-pub const COMPACT_AT: u64 = 64 << 20;
+mod reserve;
+
+use reserve::Reserve;
+
+/// Default [`JournalOptions::wrap_at`]: a lap of at least this size starts
+/// again at offset 0 once fully acknowledged. Each wrap costs a durable
+/// `acked` replacement (three fsyncs) with the journal locked, so laps are
+/// not made much shorter than a burst.
+pub const WRAP_AT: u64 = 64 << 20;
+
+/// Default [`JournalOptions::reserve`]: zero-filled space kept ahead of the
+/// live end.
+pub const RESERVE: u64 = 64 << 20;
 
 /// Buffered bytes at which [`Journal::append`] writes them to the file and
 /// asks the kernel to start writing them to the disk, so a writer that
@@ -50,6 +89,28 @@ pub const DIRECT_APPEND: usize = 64 << 10;
 
 const RECORD_HEADER: usize = 8;
 
+/// How a journal manages its file space.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JournalOptions {
+    /// Bytes of zero-filled file space a background thread keeps written
+    /// ahead of the live end, so that bursts up to this size overwrite
+    /// existing blocks instead of appending (0: none, no thread).
+    pub reserve: u64,
+    /// Live size from which a fully acknowledged journal starts again at
+    /// offset 0.
+    pub wrap_at: u64,
+}
+
+impl Default for JournalOptions {
+    /// What an agent's spool uses: [`RESERVE`] and [`WRAP_AT`].
+    fn default() -> Self {
+        Self {
+            reserve: RESERVE,
+            wrap_at: WRAP_AT,
+        }
+    }
+}
+
 /// An open journal (single writer: the process holding it).
 #[derive(Debug)]
 pub struct Journal {
@@ -58,13 +119,18 @@ pub struct Journal {
     file: File,
     /// Encoded records not yet written to the file.
     pending: Vec<u8>,
-    /// Length of the file: everything before it is written (and, after
-    /// `sync`, durable).
+    /// End of the live records: everything before it is written (and, after
+    /// `sync`, durable); after it lie zeros, older laps or a torn record.
     end: u64,
     /// The kernel was asked to start writing the file up to here.
     hinted: u64,
     next_seq: u64,
     acked: u64,
+    /// The current lap's base: its first record's sequence is at least this.
+    base: u64,
+    wrap_at: u64,
+    /// The zero-filling thread, when [`JournalOptions::reserve`] is set.
+    reserve: Option<Reserve>,
 }
 
 /// One record read back.
@@ -79,8 +145,22 @@ pub struct Record {
 }
 
 impl Journal {
-    /// Opens (creating if needed) the journal in `dir`, cutting a torn tail.
+    /// Opens (creating if needed) the journal in `dir` without a reserve
+    /// and with the default wrap size: for inspection and tests; an agent's
+    /// spool uses [`open_with`](Self::open_with).
     pub fn open(dir: &Path) -> Result<Self> {
+        Self::open_with(
+            dir,
+            JournalOptions {
+                reserve: 0,
+                wrap_at: WRAP_AT,
+            },
+        )
+    }
+
+    /// Opens (creating if needed) the journal in `dir`, finding the live
+    /// end past which any torn tail is ignored, and starts the reserve.
+    pub fn open_with(dir: &Path, options: JournalOptions) -> Result<Self> {
         fs::create_dir_all(dir).map_err(CaptureError::io(dir, "create journal directory"))?;
         let path = dir.join("journal");
         let file = OpenOptions::new()
@@ -90,31 +170,38 @@ impl Journal {
             .truncate(false)
             .open(&path)
             .map_err(CaptureError::io(&path, "open"))?;
-        let acked = read_acked(dir)?;
-        let (valid_end, last_seq) = scan(&file, &path)?;
+        let (acked, base) = read_acked(dir)?;
         let len = file
             .metadata()
             .map_err(CaptureError::io(&path, "stat"))?
             .len();
-        if valid_end < len {
-            tracing::warn!(
-                "{}: cutting {} bytes of torn or corrupt journal tail at byte {valid_end} (never fsynced, never acknowledged)",
-                path.display(),
-                len - valid_end
+        let (end, last_seq) = scan(&file, &path, len, base)?;
+        if end < len {
+            tracing::info!(
+                "{}: the log ends at byte {end} of {len} (sequence {last_seq}); zeros, an older lap or a torn record follow and are overwritten by the next records",
+                path.display()
             );
-            file.set_len(valid_end)
-                .map_err(CaptureError::io(&path, "truncate torn tail"))?;
-            file.sync_all().map_err(CaptureError::io(&path, "fsync"))?;
         }
+        let reserve = if options.reserve > 0 {
+            Some(
+                Reserve::start(&file, &path, len, end, options.reserve)
+                    .map_err(CaptureError::io(&path, "start the journal reserve"))?,
+            )
+        } else {
+            None
+        };
         Ok(Self {
             dir: dir.to_owned(),
             path,
             file,
             pending: Vec::new(),
-            end: valid_end,
-            hinted: valid_end,
+            end,
+            hinted: end,
             next_seq: last_seq.max(acked) + 1,
             acked,
+            base,
+            wrap_at: options.wrap_at,
+            reserve,
         })
     }
 
@@ -151,6 +238,7 @@ impl Journal {
             // What is buffered, this record's head, then its data from the
             // caller's buffer: records stay in order, the data is not copied.
             let head_at = self.end + self.pending.len() as u64;
+            self.claim(head_at + tail.len() as u64);
             let written = self
                 .file
                 .write_all_at(&self.pending, self.end)
@@ -192,6 +280,7 @@ impl Journal {
     /// acknowledged to the application).
     pub fn write_pending(&mut self) -> Result<()> {
         if !self.pending.is_empty() {
+            self.claim(self.end + self.pending.len() as u64);
             self.file
                 .write_all_at(&self.pending, self.end)
                 .map_err(CaptureError::io(&self.path, "append"))?;
@@ -199,6 +288,27 @@ impl Journal {
             self.pending.clear();
         }
         Ok(())
+    }
+
+    /// Tells the reserve thread that the writer is about to write up to
+    /// `end`, so it zero-fills only past it.
+    fn claim(&self, end: u64) {
+        if let Some(r) = &self.reserve {
+            r.claim(end);
+        }
+    }
+
+    /// Bytes of file space written so far, records and pre-written zeros
+    /// (the file's length when there is no reserve).
+    pub fn written_space(&self) -> Result<u64> {
+        match &self.reserve {
+            Some(r) => Ok(r.written()),
+            None => Ok(self
+                .file
+                .metadata()
+                .map_err(CaptureError::io(&self.path, "stat"))?
+                .len()),
+        }
     }
 
     /// Writes buffered records and fsyncs: every appended event is durable.
@@ -254,13 +364,15 @@ impl Journal {
     }
 
     /// Records that the server has made every event up to `seq` durable.
-    /// Truncates the journal when everything is acknowledged and it is
-    /// large; returns true when it did (readers restart at offset 0).
+    /// Starts a new lap at offset 0 when everything is acknowledged and the
+    /// lap reached [`JournalOptions::wrap_at`]; returns true when it did
+    /// (readers restart at offset 0).
     ///
-    /// The watermark is kept in memory and written to `acked` only before a
-    /// truncation (which needs it to continue the numbering): on reconnect
-    /// the server's Welcome says what it holds anyway, so a stale file costs
-    /// at most a deduplicated resend, and no ack pays two fsyncs.
+    /// The watermark is kept in memory and written to `acked` only when a
+    /// lap starts (the new base must be durable before any record
+    /// overwrites the old lap): on reconnect the server's Welcome says what
+    /// it holds anyway, so a stale file costs at most a deduplicated resend,
+    /// and no ack pays two fsyncs.
     pub fn set_acked(&mut self, seq: u64) -> Result<bool> {
         if seq <= self.acked {
             return Ok(false);
@@ -269,17 +381,12 @@ impl Journal {
         // Records the server got before a crash cut them from this file must
         // not have their sequence numbers reused.
         self.next_seq = self.next_seq.max(seq + 1);
-        if self.acked == self.last_seq() && self.pending.is_empty() && self.end >= COMPACT_AT {
-            write_acked(&self.dir, seq)?;
-            self.file.set_len(0).map_err(CaptureError::io(
-                &self.path,
-                "truncate acknowledged journal",
-            ))?;
-            self.file
-                .sync_all()
-                .map_err(CaptureError::io(&self.path, "fsync"))?;
+        if self.acked == self.last_seq() && self.pending.is_empty() && self.end >= self.wrap_at {
+            write_acked(&self.dir, seq, self.next_seq)?;
+            self.base = self.next_seq;
             self.end = 0;
             self.hinted = 0;
+            self.claim(0);
             return Ok(true);
         }
         Ok(false)
@@ -287,7 +394,7 @@ impl Journal {
 
     /// Writes the acknowledged watermark to disk (at a clean stop).
     pub fn persist_acked(&self) -> Result<()> {
-        write_acked(&self.dir, self.acked)
+        write_acked(&self.dir, self.acked, self.base)
     }
 
     /// Reads every durable record of the journal in `dir` (for inspection
@@ -298,23 +405,25 @@ impl Journal {
     }
 }
 
-/// Scans records from the start; returns the end of the last valid record
-/// and its sequence number.
-fn scan(file: &File, path: &Path) -> Result<(u64, u64)> {
-    let len = file
-        .metadata()
-        .map_err(CaptureError::io(path, "stat"))?
-        .len();
+/// Scans records from the start of a file of `len` bytes whose lap base is
+/// `base`; returns the end of the live log and its last sequence number
+/// (`base - 1` when the lap is empty).
+fn scan(file: &File, path: &Path, len: u64, base: u64) -> Result<(u64, u64)> {
     let mut at = 0u64;
-    let mut last_seq = 0u64;
+    let mut last_seq = base - 1;
     while let Some((seq, _, next)) = read_record(file, path, at, len)? {
         if seq <= last_seq {
-            // Out-of-order sequence numbers cannot come from a torn write.
-            return Err(CaptureError::Journal {
-                path: path.to_owned(),
-                offset: at,
-                detail: format!("sequence {seq} after {last_seq}"),
-            });
+            if seq >= base {
+                // A current-lap number going backwards cannot come from a
+                // torn write.
+                return Err(CaptureError::Journal {
+                    path: path.to_owned(),
+                    offset: at,
+                    detail: format!("sequence {seq} after {last_seq}"),
+                });
+            }
+            // An older lap's record: the live log ends here.
+            return Ok((at, last_seq));
         }
         last_seq = seq;
         at = next;
@@ -323,8 +432,8 @@ fn scan(file: &File, path: &Path) -> Result<(u64, u64)> {
         && let Some(found) = valid_record_after(file, path, at, len, last_seq)?
     {
         // A torn append leaves garbage only at the very end; a bad record
-        // with good ones after it is damage, and cutting there would drop
-        // events the application was told are durable.
+        // with good ones of this lap after it is damage, and stopping there
+        // would drop events the application was told are durable.
         return Err(CaptureError::Journal {
             path: path.to_owned(),
             offset: at,
@@ -336,12 +445,14 @@ fn scan(file: &File, path: &Path) -> Result<(u64, u64)> {
     Ok((at, last_seq))
 }
 
-/// Largest tail searched for records after a bad one; a longer unreadable
-/// tail is damage in any case (the sender writes the buffer every few ms).
+/// How far past a bad record the scan looks for records of the current
+/// lap: a torn append spans at most the records written since the last
+/// fsync, which the writer hands to the disk every [`WRITE_BEHIND`] bytes.
 const MAX_TORN_TAIL: u64 = 64 << 20;
 
 /// Looks for a valid record with a sequence number above `last_seq`
-/// anywhere in `(bad, len)`.
+/// anywhere in `(bad, bad + MAX_TORN_TAIL)` (zeros, older laps and torn
+/// bytes have none).
 fn valid_record_after(
     file: &File,
     path: &Path,
@@ -349,10 +460,7 @@ fn valid_record_after(
     len: u64,
     last_seq: u64,
 ) -> Result<Option<u64>> {
-    let tail_len = len - bad;
-    if tail_len > MAX_TORN_TAIL {
-        return Ok(Some(bad));
-    }
+    let tail_len = (len - bad).min(MAX_TORN_TAIL);
     let mut tail = vec![0u8; tail_len as usize];
     file.read_exact_at(&mut tail, bad)
         .map_err(CaptureError::io(path, "read journal tail"))?;
@@ -384,8 +492,9 @@ fn valid_record_after(
     Ok(None)
 }
 
-/// Reads one record at `at`; `None` when it is missing, torn or fails its
-/// checksum (the caller decides whether that is a tail or damage).
+/// Reads one record at `at`; `None` when it is missing, all-zero (reserve
+/// space), torn or fails its checksum (the caller decides whether that is a
+/// tail or damage).
 fn read_record(
     file: &File,
     path: &Path,
@@ -403,8 +512,10 @@ fn read_record(
         .map_err(CaptureError::io(path, "read record header"))?;
     let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
     let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
-    // Bound the allocation before trusting the length field.
-    if len > MAX_ENCODED_EVENT || body_start + len as u64 > end {
+    // Bound the allocation before trusting the length field; an all-zero
+    // header (whose empty payload would match its zero checksum) is
+    // pre-written space.
+    if len == 0 || len > MAX_ENCODED_EVENT || body_start + len as u64 > end {
         return Ok(None);
     }
     let mut payload = vec![0u8; len];
@@ -423,7 +534,10 @@ fn read_record(
     }
 }
 
-fn read_acked(dir: &Path) -> Result<u64> {
+/// Reads `acked`: the acknowledged watermark and the lap base ((0, 1)
+/// when the file does not exist; the 12-byte form of older versions, whose
+/// journals were truncated instead of wrapped, has base 1).
+fn read_acked(dir: &Path) -> Result<(u64, u64)> {
     let path = dir.join("acked");
     let mut bytes = Vec::new();
     match File::open(&path) {
@@ -431,35 +545,56 @@ fn read_acked(dir: &Path) -> Result<u64> {
             f.read_to_end(&mut bytes)
                 .map_err(CaptureError::io(&path, "read"))?;
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((0, 1)),
         Err(e) => return Err(CaptureError::io(&path, "open")(e)),
     }
-    let (Some(v), Some(c)) = (bytes.get(0..8), bytes.get(8..12)) else {
-        return Err(CaptureError::Journal {
-            path,
-            offset: 0,
-            detail: format!("acknowledgement file of {} bytes, expected 12", bytes.len()),
-        });
+    let body_len = match bytes.len() {
+        12 => 8,
+        20 => 16,
+        n => {
+            return Err(CaptureError::Journal {
+                path,
+                offset: 0,
+                detail: format!("acknowledgement file of {n} bytes, expected 20 (or 12)"),
+            });
+        }
     };
-    let mut seq = [0u8; 8];
-    seq.copy_from_slice(v);
-    let mut crc = [0u8; 4];
-    crc.copy_from_slice(c);
-    if crc32fast::hash(v) != u32::from_le_bytes(crc) {
+    let (body, crc) = bytes.split_at(body_len);
+    let word = |at: usize| -> u64 {
+        let mut a = [0u8; 8];
+        if let Some(b) = body.get(at..at + 8) {
+            a.copy_from_slice(b);
+        }
+        u64::from_le_bytes(a)
+    };
+    let mut c = [0u8; 4];
+    c.copy_from_slice(crc);
+    if crc32fast::hash(body) != u32::from_le_bytes(c) {
         return Err(CaptureError::Journal {
             path,
             offset: 0,
             detail: "acknowledgement checksum mismatch".into(),
         });
     }
-    Ok(u64::from_le_bytes(seq))
+    let acked = word(0);
+    let base = if body_len == 16 { word(8) } else { 1 };
+    if base == 0 || base > acked.saturating_add(1) {
+        return Err(CaptureError::Journal {
+            path,
+            offset: 8,
+            detail: format!("lap base {base} with acknowledged sequence {acked}"),
+        });
+    }
+    Ok((acked, base))
 }
 
-fn write_acked(dir: &Path, seq: u64) -> Result<()> {
+/// Replaces `acked` durably with the watermark `seq` and the lap base.
+fn write_acked(dir: &Path, seq: u64, base: u64) -> Result<()> {
     let tmp = dir.join("acked.tmp");
     let path = dir.join("acked");
     let mut bytes = seq.to_le_bytes().to_vec();
-    bytes.extend_from_slice(&crc32fast::hash(&seq.to_le_bytes()).to_le_bytes());
+    bytes.extend_from_slice(&base.to_le_bytes());
+    bytes.extend_from_slice(&crc32fast::hash(&bytes).to_le_bytes());
     let mut f = File::create(&tmp).map_err(CaptureError::io(&tmp, "create"))?;
     f.write_all(&bytes)
         .map_err(CaptureError::io(&tmp, "write"))?;
@@ -696,35 +831,453 @@ mod tests {
         assert_eq!(Journal::read_all(dir.path()).unwrap().len(), 6);
     }
 
+    /// Options with laps of `wrap_at` bytes and no reserve thread.
+    fn laps(wrap_at: u64) -> JournalOptions {
+        JournalOptions {
+            reserve: 0,
+            wrap_at,
+        }
+    }
+
+    /// The bytes of the record `(seq, event)` as the journal writes it.
+    fn record_bytes(seq: u64, event: &WriteEvent) -> Vec<u8> {
+        let mut payload = Vec::new();
+        event.encode(seq, &mut payload);
+        let mut out = (payload.len() as u32).to_le_bytes().to_vec();
+        out.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+        out.extend_from_slice(&payload);
+        out
+    }
+
+    fn file_len(dir: &Path) -> u64 {
+        fs::metadata(dir.join("journal")).unwrap().len()
+    }
+
     #[test]
-    fn acked_survives_reopen_and_compaction_keeps_numbering() {
+    fn acked_survives_reopen_and_a_wrap_reuses_the_file_and_keeps_numbering() {
         let dir = tempfile::tempdir().unwrap();
-        let mut j = Journal::open(dir.path()).unwrap();
-        let big = vec![7u8; crate::event::MAX_WRITE_DATA];
-        let n = (COMPACT_AT as usize / big.len()) as u64 + 1;
-        for i in 0..n {
-            j.append(&WriteEvent::write("v", i as i64, 0, big.clone()))
-                .unwrap();
+        let mut j = Journal::open_with(dir.path(), laps(4096)).unwrap();
+        let mut n = 0;
+        while j.durable_end() < 4096 {
+            n = j.append(&ev(n)).unwrap();
+            j.write_pending().unwrap();
         }
         j.sync().unwrap();
-        assert!(!j.set_acked(n - 1).unwrap());
+        let lap_len = j.durable_end();
+        assert!(!j.set_acked(n - 1).unwrap(), "not everything acknowledged");
         assert_eq!(j.read_from(0, usize::MAX).unwrap().len() as u64, n);
-        assert!(
-            j.set_acked(n).unwrap(),
-            "fully acked large journal compacts"
-        );
+        assert!(j.set_acked(n).unwrap(), "a fully acknowledged lap wraps");
         assert_eq!(j.durable_end(), 0);
+        assert_eq!(file_len(dir.path()), lap_len, "space kept, not truncated");
         drop(j);
-        let mut j = Journal::open(dir.path()).unwrap();
+        let mut j = Journal::open_with(dir.path(), laps(4096)).unwrap();
         assert_eq!(j.acked(), n);
+        assert_eq!(j.last_seq(), n, "the old lap is not live");
+        assert!(j.read_from(0, usize::MAX).unwrap().is_empty());
+        let removal = WriteEvent {
+            stream: "v".into(),
+            ts_ns: 1,
+            change: Change::Remove,
+        };
+        assert_eq!(j.append(&removal).unwrap(), n + 1);
+        for i in 0..5 {
+            assert_eq!(j.append(&ev(i)).unwrap(), n + 2 + i);
+        }
+        j.sync().unwrap();
+        assert!(j.durable_end() < lap_len);
+        drop(j);
+        // The new lap overwrote the old one in place.
+        assert_eq!(file_len(dir.path()), lap_len);
+        let recs = Journal::read_all(dir.path()).unwrap();
+        assert_eq!(recs.len(), 6);
+        assert_eq!(recs[0].event, removal);
         assert_eq!(
-            j.append(&WriteEvent {
-                stream: "v".into(),
-                ts_ns: 1,
-                change: Change::Remove
-            })
-            .unwrap(),
-            n + 1
+            recs.iter().map(|r| r.seq).collect::<Vec<_>>(),
+            (n + 1..=n + 6).collect::<Vec<_>>()
         );
+    }
+
+    /// Lap 1: `n` records of equal size, wrapped; lap 2: `k` records of the
+    /// same size, synced. Returns (n, end of lap 2, lap 2's events).
+    fn two_laps(dir: &Path, n: u64, k: u64) -> (u64, u64, Vec<WriteEvent>) {
+        let same = |i: u64| WriteEvent::write("same", i as i64, i, vec![i as u8; 100]);
+        let mut j = Journal::open_with(dir, laps(1)).unwrap();
+        for i in 0..n {
+            j.append(&same(i)).unwrap();
+        }
+        j.sync().unwrap();
+        assert!(j.set_acked(n).unwrap());
+        let lap2: Vec<WriteEvent> = (0..k).map(|i| same(1000 + i)).collect();
+        for e in &lap2 {
+            j.append(e).unwrap();
+        }
+        j.sync().unwrap();
+        let end = j.durable_end();
+        (n, end, lap2)
+    }
+
+    #[test]
+    fn a_stale_previous_lap_record_right_after_the_live_end_is_not_live() {
+        for k in [0, 1, 3] {
+            let dir = tempfile::tempdir().unwrap();
+            let (n, end, lap2) = two_laps(dir.path(), 6, k);
+            // What follows the live end is a whole, valid record of lap 1.
+            let file = File::open(dir.path().join("journal")).unwrap();
+            let len = file_len(dir.path());
+            let (stale, _, _) = read_record(&file, dir.path(), end, len).unwrap().unwrap();
+            assert_eq!(
+                stale,
+                k + 1,
+                "lap 1's record {} lies at the live end",
+                k + 1
+            );
+            let j = Journal::open(dir.path()).unwrap();
+            assert_eq!(j.durable_end(), end, "{k} live records");
+            assert_eq!(j.last_seq(), n + k);
+            let recs = j.read_from(0, usize::MAX).unwrap();
+            assert_eq!(
+                recs.iter().map(|r| r.event.clone()).collect::<Vec<_>>(),
+                lap2
+            );
+            assert_eq!(
+                recs.iter().map(|r| r.seq).collect::<Vec<_>>(),
+                (n + 1..=n + k).collect::<Vec<_>>()
+            );
+        }
+    }
+
+    #[test]
+    fn torn_tails_and_bit_flips_after_a_wrap_are_cut_at_every_length() {
+        let dir = tempfile::tempdir().unwrap();
+        let (n, end, lap2) = two_laps(dir.path(), 8, 3);
+        let path = dir.path().join("journal");
+        let good = fs::read(&path).unwrap();
+        // The next record, torn at every length, over the old lap's bytes.
+        let next = record_bytes(n + 4, &WriteEvent::write("same", 9, 9, vec![0x33; 150]));
+        let at = end as usize;
+        let check = |bytes: &[u8], what: &str| {
+            fs::write(&path, bytes).unwrap();
+            let j = Journal::open(dir.path()).unwrap();
+            assert_eq!(j.durable_end(), end, "{what}");
+            assert_eq!(j.last_seq(), n + 3, "{what}");
+            let events: Vec<_> = j
+                .read_from(0, usize::MAX)
+                .unwrap()
+                .into_iter()
+                .map(|r| r.event)
+                .collect();
+            assert_eq!(events, lap2, "{what}");
+        };
+        for cut in 1..next.len() {
+            let mut bytes = good.clone();
+            let stop = (at + cut).max(bytes.len());
+            bytes.resize(stop, 0);
+            bytes[at..at + cut].copy_from_slice(&next[..cut]);
+            check(&bytes, &format!("torn at {cut}"));
+        }
+        for flip in 0..next.len() {
+            let mut bytes = good.clone();
+            let mut rec = next.clone();
+            rec[flip] ^= 0x08;
+            bytes.resize((at + rec.len()).max(bytes.len()), 0);
+            bytes[at..at + rec.len()].copy_from_slice(&rec);
+            check(&bytes, &format!("flip at {flip}"));
+        }
+        // Whole, the record is live: the scan really reads past the end.
+        let mut bytes = good.clone();
+        bytes.resize((at + next.len()).max(bytes.len()), 0);
+        bytes[at..at + next.len()].copy_from_slice(&next);
+        fs::write(&path, &bytes).unwrap();
+        assert_eq!(Journal::open(dir.path()).unwrap().last_seq(), n + 4);
+        // A lap-2 record damaged before a valid lap-2 record is damage.
+        let mut bytes = good.clone();
+        bytes[10] ^= 0x01;
+        fs::write(&path, &bytes).unwrap();
+        assert!(matches!(
+            Journal::open(dir.path()),
+            Err(CaptureError::Journal { offset: 0, .. })
+        ));
+    }
+
+    #[test]
+    fn the_acked_file_reads_both_forms_and_rejects_damage() {
+        let dir = tempfile::tempdir().unwrap();
+        write_acked(dir.path(), 41, 30).unwrap();
+        assert_eq!(read_acked(dir.path()).unwrap(), (41, 30));
+        // The 12-byte form of journals that were truncated: base 1.
+        let mut old = 77u64.to_le_bytes().to_vec();
+        old.extend_from_slice(&crc32fast::hash(&old).to_le_bytes());
+        fs::write(dir.path().join("acked"), &old).unwrap();
+        assert_eq!(read_acked(dir.path()).unwrap(), (77, 1));
+        write_acked(dir.path(), 5, 6).unwrap();
+        let good = fs::read(dir.path().join("acked")).unwrap();
+        for flip in 0..good.len() {
+            let mut bytes = good.clone();
+            bytes[flip] ^= 0x02;
+            fs::write(dir.path().join("acked"), &bytes).unwrap();
+            assert!(read_acked(dir.path()).is_err(), "flip at {flip}");
+        }
+        for cut in 0..good.len() {
+            fs::write(dir.path().join("acked"), &good[..cut]).unwrap();
+            assert!(read_acked(dir.path()).is_err(), "cut at {cut}");
+        }
+        // A base beyond the watermark + 1 would hide acknowledged records.
+        write_acked(dir.path(), 5, 9).unwrap();
+        assert!(read_acked(dir.path()).is_err());
+    }
+
+    /// Waits until the reserve thread has written at least `bytes`.
+    fn wait_written(j: &Journal, bytes: u64) -> u64 {
+        let deadline = std::time::Instant::now() + Duration::from_mins(1);
+        loop {
+            let w = j.written_space().unwrap();
+            if w >= bytes {
+                return w;
+            }
+            assert!(std::time::Instant::now() < deadline, "reserve stuck at {w}");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn a_burst_within_the_reserve_overwrites_pre_written_zeros() {
+        let dir = tempfile::tempdir().unwrap();
+        let reserve = 4 * reserve::FILL_CHUNK;
+        let options = JournalOptions {
+            reserve,
+            wrap_at: WRAP_AT,
+        };
+        let j = Journal::open_with(dir.path(), options).unwrap();
+        let ready = wait_written(&j, reserve);
+        assert!(file_len(dir.path()) >= ready);
+        // Zero-filled space reads as the end of the log.
+        drop(j);
+        assert!(Journal::read_all(dir.path()).unwrap().is_empty());
+        let mut j = Journal::open_with(dir.path(), options).unwrap();
+        let ready = wait_written(&j, reserve);
+        let events: Vec<WriteEvent> = (0..40u64)
+            .map(|i| WriteEvent::write("b", i as i64, i << 16, vec![i as u8 + 1; 40_000]))
+            .collect();
+        for e in &events {
+            j.append(e).unwrap();
+        }
+        j.sync().unwrap();
+        let end = j.durable_end();
+        assert!(
+            end > reserve / 4 && end < reserve / 2,
+            "burst of {end} bytes"
+        );
+        assert!(end <= ready, "the burst stayed inside pre-written space");
+        drop(j);
+        let all = fs::read(dir.path().join("journal")).unwrap();
+        assert!(all.len() as u64 >= ready);
+        let after = all.get(end as usize..ready as usize).unwrap();
+        assert!(after.iter().all(|&b| b == 0), "the rest is zeros");
+        let back: Vec<_> = Journal::read_all(dir.path())
+            .unwrap()
+            .into_iter()
+            .map(|r| r.event)
+            .collect();
+        assert_eq!(back, events);
+    }
+
+    #[test]
+    fn a_writer_outrunning_the_reserve_loses_nothing_to_its_zeros() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = JournalOptions {
+            reserve: reserve::FILL_CHUNK,
+            wrap_at: 1 << 20,
+        };
+        let mut j = Journal::open_with(dir.path(), options).unwrap();
+        let mut events = Vec::new();
+        for lap in 0..3u64 {
+            // 6 MiB per lap against a 1 MiB reserve: the writer and the
+            // thread race at the edge of the written space.
+            for i in 0..96u64 {
+                let e = WriteEvent::write(
+                    "r",
+                    i as i64,
+                    i << 16,
+                    vec![(lap * 7 + i) as u8 | 1; 65_536],
+                );
+                let seq = j.append(&e).unwrap();
+                events.push((seq, e));
+                if i % 8 == 0 {
+                    j.append(&ev(i)).map(|s| events.push((s, ev(i)))).unwrap();
+                }
+            }
+            j.sync().unwrap();
+            let live: Vec<_> = j
+                .read_from(0, usize::MAX)
+                .unwrap()
+                .into_iter()
+                .map(|r| (r.seq, r.event))
+                .collect();
+            assert_eq!(live, events, "lap {lap}");
+            let last = j.last_seq();
+            assert!(j.set_acked(last).unwrap());
+            events.clear();
+        }
+        drop(j);
+        let j = Journal::open(dir.path()).unwrap();
+        assert_eq!(j.last_seq(), j.acked());
+        assert!(j.read_from(0, usize::MAX).unwrap().is_empty());
+    }
+
+    mod model {
+        use super::*;
+        use proptest::prelude::*;
+
+        #[derive(Debug, Clone)]
+        enum Op {
+            /// Append a write of this many bytes.
+            Append(usize),
+            Sync,
+            /// Acknowledge the last sequence minus this much (0: all;
+            /// acknowledging more than was appended is the `Beyond` case).
+            Ack(u64),
+            /// The server holds more than the journal (lost unsynced tail).
+            Beyond(u64),
+            Persist,
+            /// The process dies: buffered records are lost.
+            Crash,
+            /// The process dies in the middle of writing the next record,
+            /// leaving this many of its bytes at the live end.
+            Torn(usize),
+        }
+
+        fn op() -> impl Strategy<Value = Op> {
+            prop_oneof![
+                8 => prop_oneof![1usize..300, 65_536usize..70_000].prop_map(Op::Append),
+                3 => Just(Op::Sync),
+                3 => (0u64..3).prop_map(Op::Ack),
+                1 => (1u64..4).prop_map(Op::Beyond),
+                1 => Just(Op::Persist),
+                2 => Just(Op::Crash),
+                1 => (1usize..400).prop_map(Op::Torn),
+            ]
+        }
+
+        /// What the journal must hold: the live records appended since the
+        /// last wrap, how many of them are fsynced, the numbering.
+        struct Model {
+            live: Vec<(u64, WriteEvent)>,
+            synced: usize,
+            next: u64,
+            acked: u64,
+            disk_acked: u64,
+            base: u64,
+        }
+
+        fn check_live(j: &Journal, m: &Model) -> std::result::Result<(), TestCaseError> {
+            let got: Vec<_> = j
+                .read_from(0, usize::MAX)
+                .unwrap()
+                .into_iter()
+                .map(|r| (r.seq, r.event))
+                .collect();
+            prop_assert!(got.len() <= m.live.len());
+            prop_assert_eq!(&got[..], &m.live[..got.len()]);
+            Ok(())
+        }
+
+        fn reopen(
+            dir: &Path,
+            opts: JournalOptions,
+            m: &mut Model,
+        ) -> std::result::Result<Journal, TestCaseError> {
+            let j = Journal::open_with(dir, opts).unwrap();
+            let got: Vec<_> = j
+                .read_from(0, usize::MAX)
+                .unwrap()
+                .into_iter()
+                .map(|r| (r.seq, r.event))
+                .collect();
+            // Everything fsynced is there, nothing else but what was
+            // written in order after it, no older lap, nothing doubled.
+            prop_assert!(got.len() >= m.synced, "lost fsynced records");
+            prop_assert!(got.len() <= m.live.len());
+            prop_assert_eq!(&got[..], &m.live[..got.len()]);
+            m.live.truncate(got.len());
+            m.synced = got.len();
+            m.acked = m.disk_acked;
+            prop_assert_eq!(j.acked(), m.disk_acked);
+            let last = m.live.last().map_or(m.base - 1, |r| r.0);
+            m.next = last.max(m.disk_acked) + 1;
+            prop_assert_eq!(j.last_seq(), m.next - 1);
+            Ok(j)
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(48))]
+            #[test]
+            fn random_appends_acks_and_crashes_match_the_model(
+                ops in proptest::collection::vec(op(), 1..60),
+                reserve in prop_oneof![Just(0u64), Just(reserve::FILL_CHUNK)],
+            ) {
+                let dir = tempfile::tempdir().unwrap();
+                let opts = JournalOptions { reserve, wrap_at: 2048 };
+                let mut j = Journal::open_with(dir.path(), opts).unwrap();
+                let mut m = Model { live: Vec::new(), synced: 0, next: 1, acked: 0, disk_acked: 0, base: 1 };
+                for (i, op) in ops.into_iter().enumerate() {
+                    match op {
+                        Op::Append(len) => {
+                            let e = WriteEvent::write("m", i as i64, i as u64, vec![i as u8 ^ 0x5a; len]);
+                            prop_assert_eq!(j.append(&e).unwrap(), m.next);
+                            m.live.push((m.next, e));
+                            m.next += 1;
+                        }
+                        Op::Sync => {
+                            j.sync().unwrap();
+                            m.synced = m.live.len();
+                        }
+                        Op::Ack(back) | Op::Beyond(back) => {
+                            let last = m.next - 1;
+                            let seq = if matches!(op, Op::Beyond(_)) { last + back } else { last.saturating_sub(back) };
+                            let wraps = seq > m.acked
+                                && seq >= last
+                                && !j.has_pending()
+                                && j.durable_end() >= opts.wrap_at;
+                            prop_assert_eq!(j.set_acked(seq).unwrap(), wraps);
+                            if seq > m.acked {
+                                m.acked = seq;
+                                m.next = m.next.max(seq + 1);
+                            }
+                            if wraps {
+                                m.live.clear();
+                                m.synced = 0;
+                                m.base = m.next;
+                                m.disk_acked = seq;
+                            }
+                        }
+                        Op::Persist => {
+                            j.persist_acked().unwrap();
+                            m.disk_acked = m.acked;
+                        }
+                        Op::Crash => {
+                            drop(j);
+                            j = reopen(dir.path(), opts, &mut m)?;
+                        }
+                        Op::Torn(cut) => {
+                            j.write_pending().unwrap();
+                            let end = j.durable_end();
+                            drop(j);
+                            let next = record_bytes(m.next, &WriteEvent::write("m", -1, 0, vec![0xc3; 390]));
+                            let cut = cut.min(next.len() - 1);
+                            let f = OpenOptions::new().write(true).open(dir.path().join("journal")).unwrap();
+                            f.write_all_at(&next[..cut], end).unwrap();
+                            drop(f);
+                            j = reopen(dir.path(), opts, &mut m)?;
+                        }
+                    }
+                    check_live(&j, &m)?;
+                }
+                j.sync().unwrap();
+                m.synced = m.live.len();
+                drop(j);
+                let j = reopen(dir.path(), opts, &mut m)?;
+                prop_assert_eq!(j.read_from(0, usize::MAX).unwrap().len(), m.live.len());
+            }
+        }
     }
 }
