@@ -7,8 +7,9 @@
 //! - [`sink`]: the [`EventSink`] contract every capture path writes to:
 //!   `submit` on the write path, `sync` where the application asks for
 //!   durability.
-//! - [`journal`]: the agent's spool journal (append-only, checksummed, torn
-//!   tails cut on open, acknowledged watermark).
+//! - [`journal`]: the agent's spool journal (checksummed, sequence-numbered
+//!   records reusing the file in laps once acknowledged, a zero-filled
+//!   reserve written ahead, torn tails cut on open, acknowledged watermark).
 //! - [`replay`]: reconstructing stream contents from a log of events; the
 //!   reference model tests compare the store against.
 //! - [`store_sink`]: the engine store as a sink (group commit on `sync`),

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
+use kairos_capture::journal::JournalOptions;
 use kairos_capture::mount::{self, StoreFs};
 use kairos_capture::nbd::{self, Volume};
 use kairos_capture::net::agent::{Agent, AgentConfig};
@@ -86,6 +87,11 @@ pub enum CaptureCommand {
         /// Spool journal directory (events wait here while the server is away).
         #[arg(long)]
         spool: PathBuf,
+        /// Zero-filled space the spool keeps written ahead of its end, so
+        /// bursts up to this size overwrite existing disk blocks instead of
+        /// allocating new ones (suffixes K, M, G; 0: none).
+        #[arg(long, value_parser = parse_size, default_value = "64M")]
+        spool_reserve: u64,
         /// Connect with TLS, trusting the certificates in this PEM file (the
         /// server's self-signed certificate or its CA).
         #[arg(long)]
@@ -207,11 +213,16 @@ pub fn run(cmd: CaptureCommand, global: &Global) -> Result<()> {
             server,
             token,
             spool,
+            spool_reserve,
             tls_ca,
             what,
         } => {
             let tls = tls_ca.as_deref().map(tls::client_config).transpose()?;
-            run_agent(&server, &token, &spool, tls, what)
+            let options = JournalOptions {
+                reserve: spool_reserve,
+                ..JournalOptions::default()
+            };
+            run_agent(&server, &token, &spool, options, tls, what)
         }
     }
 }
@@ -259,6 +270,7 @@ fn run_agent(
     server: &str,
     token: &Path,
     spool: &Path,
+    options: JournalOptions,
     tls: Option<Arc<rustls::ClientConfig>>,
     what: AgentCapture,
 ) -> Result<()> {
@@ -269,8 +281,8 @@ fn run_agent(
             token.display()
         )
     })?;
-    let journal =
-        Journal::open(spool).with_context(|| format!("opening spool {}", spool.display()))?;
+    let journal = Journal::open_with(spool, options)
+        .with_context(|| format!("opening spool {}", spool.display()))?;
     let sink = Arc::new(JournalSink::new(journal));
     let mut config = AgentConfig::new(server, name, secret);
     config.tls = tls;

@@ -15,8 +15,8 @@
 //!    records and sends them in batches of up to [`BATCH_BYTES`]. The local
 //!    fsync is not on this path: the application's own fsync pays for it,
 //!    and the server's ack makes the events durable there anyway;
-//! 3. records each Ack in the journal (which is truncated once fully
-//!    acknowledged and large).
+//! 3. records each Ack in the journal (which starts again at offset 0 once
+//!    fully acknowledged and large; the sender then reads from there).
 //!
 //! On any error (server gone, connection cut, refusal) it logs, waits and
 //! starts again at 1; the server deduplicates what it already has.
