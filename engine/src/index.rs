@@ -65,7 +65,8 @@ impl<T> Ctx<T> for Result<T, libmdbx::Error> {
     }
 }
 
-const TABLES: [&str; 9] = [
+/// Names of the index tables.
+pub const TABLES: [&str; 9] = [
     "meta",
     "streams",
     "stream_ids",
@@ -590,6 +591,18 @@ pub fn refs<K: TransactionKind>(
             None => 0,
         },
     )
+}
+
+/// Where dictionary `no` is stored.
+pub fn dict<K: TransactionKind>(
+    txn: &Transaction<'_, K, NoWriteMap>,
+    t: &Tables<'_>,
+    no: u32,
+) -> IxResult<Option<Loc>> {
+    txn.get::<Vec<u8>>(&t.dicts, &no.to_be_bytes())
+        .ctx("get dict")?
+        .map(|v| Loc::decode(&v, "dicts"))
+        .transpose()
 }
 
 /// Every dictionary's location.

@@ -415,10 +415,10 @@ fn regroup(
     let dict = if dict_no == 0 {
         None
     } else {
-        Some(inner.dict(dict_no).ok_or_else(|| StoreError::Pack {
+        Some(inner.dict(dict_no).map_err(|detail| StoreError::Pack {
             pack: path.clone(),
             offset: r.offset,
-            detail: format!("dictionary {dict_no} is missing"),
+            detail,
         })?)
     };
     let frame = chunk::compress(&plain, dict.as_deref())

@@ -240,10 +240,7 @@ impl Inner {
         let dict = if dict_no == 0 {
             None
         } else {
-            Some(
-                self.dict(dict_no)
-                    .ok_or_else(|| format!("{}: dictionary {dict_no} is missing", at()))?,
-            )
+            Some(self.dict(dict_no).map_err(|e| format!("{}: {e}", at()))?)
         };
         let raw: usize = members.iter().map(|(_, l)| *l as usize).sum();
         let data = chunk::decompress(frame, raw, dict.as_deref())
@@ -265,21 +262,43 @@ impl Inner {
         Ok(out)
     }
 
-    pub(crate) fn dict(&self, no: u32) -> Option<Arc<chunk::Prepared>> {
-        if let Some(d) = self
-            .dicts
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(no)
-        {
-            return Some(d);
+    /// Dictionary `no`, loaded from its `Dict` record if it is not in
+    /// memory (a writer may also have added it after this store was
+    /// opened). The error names the record and what is wrong with it.
+    pub(crate) fn dict(&self, no: u32) -> std::result::Result<Arc<chunk::Prepared>, String> {
+        if let Some(d) = self.dicts_read().get(no) {
+            return Ok(d);
         }
-        // A writer may have added it after this store was opened.
-        self.load_dicts().ok()?;
-        self.dicts
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        let loc = read_with(self, |txn, t| index::dict(txn, t, no))
+            .map_err(|e| format!("dictionary {no}: {e}"))?
+            .ok_or_else(|| format!("dictionary {no} is missing"))?;
+        let at = || {
+            format!(
+                "dictionary {no} in {} at offset {}",
+                self.pack_path(loc.pack).display(),
+                loc.offset
+            )
+        };
+        let (_, payload) = self
+            .read_record(loc)
+            .map_err(|e| format!("{}: {e}", at()))?;
+        let (_, d) = chunk::decode_dict(&payload).map_err(|e| format!("{}: {e}", at()))?;
+        let mut dicts = self.dicts_write();
+        if let Some(d) = dicts.get(no) {
+            return Ok(d);
+        }
+        dicts.insert(no, d);
+        dicts
             .get(no)
+            .ok_or_else(|| format!("{}: evicted while loading", at()))
+    }
+
+    fn dicts_read(&self) -> std::sync::RwLockReadGuard<'_, Dicts> {
+        self.dicts.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn dicts_write(&self) -> std::sync::RwLockWriteGuard<'_, Dicts> {
+        self.dicts.write().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Makes every committed index transaction durable. Batch commits do
@@ -293,40 +312,16 @@ impl Inner {
             .map_err(|e| self.ix(IxError::Mdbx("sync", e)))
     }
 
-    /// Loads every dictionary the index knows into memory.
+    /// Learns which dictionary is the newest (new chunks are compressed
+    /// with it); dictionaries themselves load when first needed.
     pub fn load_dicts(&self) -> Result<()> {
-        let txn = self
-            .db
-            .begin_ro_txn()
-            .map_err(|e| self.ix(IxError::Mdbx("begin", e)))?;
-        let t = Tables::open(&txn).map_err(|e| self.ix(e))?;
-        let locs = index::dicts(&txn, &t).map_err(|e| self.ix(e))?;
-        drop(txn);
-        for (no, loc) in locs {
-            if self
-                .dicts
-                .read()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .get(no)
-                .is_some()
-            {
-                continue;
-            }
-            let (_, payload) = self.read_record(loc)?;
-            let bytes = payload.get(4..).unwrap_or_default();
-            if !self
-                .dicts
-                .write()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .insert(no, bytes)
-            {
-                return Err(StoreError::Pack {
-                    pack: self.pack_path(loc.pack),
-                    offset: loc.offset,
-                    detail: format!("dictionary {no} does not load in zstd"),
-                });
-            }
-        }
+        let newest = read_with(self, index::dicts)?
+            .iter()
+            .map(|(no, _)| *no)
+            .max()
+            .unwrap_or(0);
+        let mut d = self.dicts_write();
+        d.current = d.current.max(newest);
         Ok(())
     }
 }
@@ -415,6 +410,8 @@ pub(crate) struct Writer {
     dict_bytes: u64,
     /// How many new chunk bytes between drift checks.
     dict_check: u64,
+    /// Pages gathered for the store's first content dictionary.
+    sample: chunk::ContentSample,
 }
 
 /// An open store. Open it with [`Store::open`] to write (takes the writer
@@ -650,6 +647,7 @@ impl Store {
             broken: false,
             dict_bytes: 0,
             dict_check: DICT_CHECK_BYTES,
+            sample: chunk::ContentSample::new(chunk::CONTENT_DICT_BYTES),
         };
         crate::replay::recover(&inner, &mut writer)?;
         inner.load_dicts()?;
@@ -721,6 +719,16 @@ impl Store {
             w.get_mut()
                 .unwrap_or_else(PoisonError::into_inner)
                 .dict_check = bytes;
+        }
+    }
+
+    /// Sets the size of the content dictionary the writer gathers (default
+    /// [`chunk::CONTENT_DICT_BYTES`]). For tests, which cannot write that much.
+    #[doc(hidden)]
+    pub fn set_content_dict_bytes(&mut self, bytes: usize) {
+        if let Some(w) = self.writer.as_mut() {
+            w.get_mut().unwrap_or_else(PoisonError::into_inner).sample =
+                chunk::ContentSample::new(bytes);
         }
     }
 
@@ -1001,14 +1009,8 @@ impl<'s> Batch<'s> {
             return Ok(());
         }
         self.maybe_train(fresh)?;
-        let (dict_no, dict) = {
-            let d = self
-                .inner
-                .dicts
-                .read()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            (d.current, d.get(d.current))
-        };
+        let dict_no = self.inner.dicts_read().current;
+        let dict = self.current_dict(dict_no)?;
         // Runs of consecutive blocks of one stream, up to GROUP_BYTES each: a
         // group is read back together (a restore, a scan of the file), so
         // scattered blocks get frames of their own.
@@ -1062,20 +1064,50 @@ impl<'s> Batch<'s> {
         Ok(())
     }
 
-    /// Trains the store's first dictionary from the first batch that stores
-    /// at least [`chunk::DICT_MIN_SAMPLES`] new blocks; afterwards, every
-    /// `dict_check` bytes of new chunks, checks whether the data drifted
-    /// away from the current dictionary (see [`chunk::retrain`]) and, if a
-    /// dictionary trained on this batch compresses its blocks enough
-    /// better, makes that the current one. Older dictionaries stay: chunks
-    /// name theirs.
+    /// Dictionary `no` (loaded if needed), `None` for 0.
+    fn current_dict(&self, no: u32) -> Result<Option<Arc<chunk::Prepared>>> {
+        if no == 0 {
+            return Ok(None);
+        }
+        self.inner
+            .dict(no)
+            .map(Some)
+            .map_err(|e| StoreError::Invalid(format!("cannot compress new chunks: {e}")))
+    }
+
+    /// Chooses the dictionary for new chunks. The store's content
+    /// dictionary is made once from the writer's sample of new chunks
+    /// ([`chunk::ContentSample`]) as soon as the sample is full, and is then
+    /// used for every new chunk; stores keep it for good (no drift checks).
+    /// Until then, a trained dictionary: the first from the first batch
+    /// that stores at least [`chunk::DICT_MIN_SAMPLES`] new blocks; then,
+    /// every `dict_check` bytes of new chunks, a drift check (see
+    /// [`chunk::retrain`]) may make a dictionary trained on this batch the
+    /// current one. Older dictionaries stay: chunks name theirs.
     fn maybe_train(&mut self, fresh: &[ChunkIn<'_>]) -> Result<()> {
-        let current = self
-            .inner
-            .dicts
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .current;
+        let current = self.inner.dicts_read().current;
+        let cur = self.current_dict(current)?;
+        if cur.as_ref().is_some_and(|d| d.is_content()) {
+            return Ok(());
+        }
+        for (_, _, _, d) in fresh {
+            self.writer.sample.offer(d);
+        }
+        if self.writer.sample.is_full() {
+            let raw = self.writer.sample.finish();
+            let no = current + 1;
+            let payload = chunk::encode_content_dict(no, &raw)
+                .map_err(|e| StoreError::Invalid(format!("zstd failed: {e}")))?;
+            let Some(d) = chunk::Prepared::content(raw) else {
+                return Ok(());
+            };
+            tracing::info!(
+                "{}: content dictionary {no} ({} bytes of sampled pages) takes over",
+                self.inner.dir.display(),
+                d.raw_len()
+            );
+            return self.add_dict(no, d, &[&payload]);
+        }
         let bytes: u64 = fresh.iter().map(|(_, _, _, d)| d.len() as u64).sum();
         if current != 0 {
             self.writer.dict_bytes += bytes;
@@ -1087,43 +1119,42 @@ impl<'s> Batch<'s> {
             return Ok(());
         }
         let samples: Vec<&[u8]> = fresh.iter().map(|(_, _, _, d)| *d).collect();
-        let dict = if current == 0 {
-            chunk::train(&samples)
-        } else {
-            self.writer.dict_bytes = 0;
-            let old = self
-                .inner
-                .dicts
-                .read()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .get(current);
-            old.and_then(|old| chunk::retrain(&samples, &old))
+        let dict = match &cur {
+            None => chunk::train(&samples),
+            Some(old) => {
+                self.writer.dict_bytes = 0;
+                chunk::retrain(&samples, old)
+            }
         };
         let Some(dict) = dict else {
             return Ok(());
         };
-        let no = current + 1;
-        if !self
-            .inner
-            .dicts
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(no, &dict)
-        {
+        let Some(d) = chunk::Prepared::trained(&dict) else {
             return Ok(());
-        }
+        };
+        let no = current + 1;
         if current != 0 {
             tracing::info!(
                 "{}: new chunks drifted from dictionary {current}; dictionary {no} takes over",
                 self.inner.dir.display()
             );
         }
+        self.add_dict(no, d, &[&no.to_le_bytes(), &dict])
+    }
+
+    /// Makes `d` dictionary `no`, the current one: in memory, in a `Dict`
+    /// record (`payload` parts), in the index.
+    fn add_dict(&mut self, no: u32, d: chunk::Prepared, payload: &[&[u8]]) -> Result<()> {
+        {
+            let mut dicts = self.inner.dicts_write();
+            dicts.current = no;
+            dicts.insert(no, d);
+        }
         self.new_dicts.push(no);
         let pack_id = self.active().id();
-        let offset = self
-            .active()
-            .append(RecordKind::Dict, &[&no.to_le_bytes(), &dict])?;
-        let loc = Loc::record(pack_id, offset, (4 + dict.len()) as u32);
+        let offset = self.active().append(RecordKind::Dict, payload)?;
+        let len: usize = payload.iter().map(|p| p.len()).sum();
+        let loc = Loc::record(pack_id, offset, len as u32);
         self.with(|txn, t| index::put_dict(txn, t, no, loc))
     }
 
@@ -1205,6 +1236,8 @@ impl Drop for Batch<'_> {
             d.remove(no);
         }
         drop(d);
+        // The sample may hold chunks of this batch, which are not stored.
+        self.writer.sample.clear();
         let start = self.start;
         if let Some(w) = self.writer.active.as_mut()
             && let Err(e) = w.rollback_to(start)

@@ -1067,6 +1067,156 @@ fn a_new_dictionary_takes_over_when_the_data_drifts() {
     assert!(store.verify(&|_, _| {}).expect("verify").is_clean());
 }
 
+/// BLAKE3 of every stream at each of `instants`, as lines of text (what a
+/// fresh process must read back identically).
+fn digest(store: &Store, streams: &[&str], instants: &[i64]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    for s in streams {
+        for &t in instants {
+            let h = read_live(store, s, t).map(|b| blake3::hash(&b).to_hex().to_string());
+            let _ = writeln!(out, "{s} {t} {h:?}");
+        }
+    }
+    out
+}
+
+const CONTENT_STREAMS: [&str; 2] = ["runs", "scattered"];
+const CONTENT_INSTANTS: [i64; 4] = [T0, T0 + SEC, T0 + 2 * SEC, T0 + 3 * SEC];
+
+#[test]
+#[ignore = "the child process of the content dictionary test, which runs it with --ignored"]
+fn content_dictionary_child() {
+    let root = std::env::var("KAIROS_CONTENT_CHILD").expect("KAIROS_CONTENT_CHILD");
+    let store = Store::open_read(Path::new(&root)).expect("open read");
+    print!("{}", digest(&store, &CONTENT_STREAMS, &CONTENT_INSTANTS));
+}
+
+/// Once the writer's sample of new pages is full, a content dictionary
+/// (record kind byte 2, zstd-compressed) takes over: chunks written with it
+/// read back here, after a rebuild, after gc, and in a fresh process; a
+/// corrupt dictionary length is refused with an error naming it.
+#[test]
+fn a_content_dictionary_takes_over_and_reads_everywhere() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (root, mut store) = new_store(dir.path(), 1 << 30);
+    store.set_content_dict_bytes(1 << 20);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(77);
+    let mut model = Model::default();
+    let mut last = None;
+    for (i, &ts) in CONTENT_INSTANTS.iter().enumerate() {
+        // A run of consecutive pages (groups) and scattered single pages.
+        let run: Vec<u8> = (0..300).flat_map(|_| text_page(&mut rng)).collect();
+        let mut evs = vec![WriteEvent {
+            stream: "runs".into(),
+            timestamp_ns: ts,
+            change: Change::Write {
+                offset: (i * 100 * BS) as u64,
+                data: run,
+            },
+        }];
+        evs.extend(scattered(
+            "scattered",
+            ts,
+            (0..60).map(|_| text_page(&mut rng)).collect(),
+        ));
+        for e in &evs {
+            model.apply(e);
+        }
+        last = Some(store.ingest(&evs).expect("ingest"));
+    }
+    assert_eq!(
+        dict_records(&root),
+        2,
+        "a trained dictionary, then the content one"
+    );
+    assert!(last.expect("acks").new_chunks > 0);
+    let check = |store: &Store, what: &str| {
+        for s in CONTENT_STREAMS {
+            for t in CONTENT_INSTANTS {
+                assert!(
+                    read_live(store, s, t).as_deref() == model.at(s, t),
+                    "{what}: {s} at {t}"
+                );
+            }
+        }
+    };
+    check(&store, "writer");
+    let want = digest(&store, &CONTENT_STREAMS, &CONTENT_INSTANTS);
+    let rows = store.index_rows().expect("rows");
+    drop(store);
+    // A fresh process loads the dictionary from its record.
+    let out = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args([
+            "content_dictionary_child",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("KAIROS_CONTENT_CHILD", &root)
+        .output()
+        .expect("run child");
+    let got = String::from_utf8_lossy(&out.stdout);
+    assert!(got.contains(&want), "child read:\n{got}\nwant:\n{want}");
+    let mut store = Store::rebuild_index(&root).expect("rebuild");
+    assert!(
+        store.index_rows().expect("rows") == rows,
+        "rebuild gives identical rows"
+    );
+    check(&store, "rebuilt");
+    assert!(store.verify(&|_, _| {}).expect("verify").is_clean());
+    // gc recompresses groups with dead members using the content dictionary.
+    let policy = Policy {
+        keep_all: SEC / 2,
+        ..Policy::default()
+    };
+    assert!(
+        store
+            .prune(&policy, T0 + 3 * SEC)
+            .expect("prune")
+            .instants_dropped
+            > 0
+    );
+    assert!(store.gc().expect("gc").chunks_dropped > 0);
+    for s in CONTENT_STREAMS {
+        let t = T0 + 3 * SEC;
+        assert!(
+            read_live(&store, s, t).as_deref() == model.at(s, t),
+            "after gc: {s}"
+        );
+    }
+    assert!(store.verify(&|_, _| {}).expect("verify").is_clean());
+    drop(store);
+    // A corrupt length in the content dictionary's record (crc made to
+    // match) is refused before it is allocated, naming the dictionary.
+    let packs = root.join("packs");
+    for id in pack::list_packs(&packs).expect("list") {
+        let path = pack::pack_path(&packs, id);
+        let (f, len) = pack::open_pack(&path, id).expect("open");
+        for r in pack::scan(&f, &path, len).records {
+            let mut bytes = std::fs::read(&path).expect("read pack");
+            let at = r.offset as usize;
+            let end = at + 8 + r.payload_len as usize;
+            if r.kind != RecordKind::Dict || bytes[at + 12] != 2 {
+                continue;
+            }
+            bytes[at + 13..at + 17].copy_from_slice(&u32::MAX.to_le_bytes());
+            let crc = crc32fast::hash(&bytes[at..end]);
+            bytes[end..end + 4].copy_from_slice(&crc.to_le_bytes());
+            std::fs::write(&path, &bytes).expect("write pack");
+        }
+    }
+    let store = Store::open_read(&root).expect("open");
+    let report = store.verify(&|_, _| {}).expect("verify");
+    let text = format!("{:?}", report.problems);
+    assert!(
+        !report.is_clean()
+            && text.contains("content dictionary of 4294967295 bytes is larger than"),
+        "{text}"
+    );
+}
+
 /// Several `Store` values for one store in one process share its index
 /// environment (libmdbx opens it once per process).
 #[test]
