@@ -18,6 +18,15 @@
 //! | 9 | [`Entry::SizeRow`] | stream u32, ts i64, size u64 |
 //! | 10 | [`Entry::InstantRow`] | stream u32, ts i64, seq u64, blocks u64 |
 //! | 11 | [`Entry::Remove`] | stream u32, ts i64 |
+//! | 12 | [`Entry::Run`] | stream u32, first block u64, ts i64, group record offset u64 |
+//!
+//! A `Run` stands for one `Block` entry per member of a `Group` record of
+//! the same batch (so of the same pack): block `first + i` holds member
+//! `i`, whose BLAKE3 the group header already names. The hash of a new
+//! page is thus written once in the pack (29 bytes per group instead of
+//! 53 per page); replay reads the group header to expand it. gc never
+//! copies `Entries` records (it writes a checkpoint), so the offset always
+//! refers to the pack that holds the entry.
 //!
 //! Tags 7–10 appear only in a *checkpoint* batch, which garbage collection
 //! writes: it starts with `Checkpoint` and states the whole index as rows
@@ -30,6 +39,8 @@ use crate::Hash;
 /// Tag of [`Entry::Checkpoint`]: replay looks for it as the first entry of
 /// a batch without decoding the rest.
 pub const CHECKPOINT_TAG: u8 = 7;
+/// Tag of [`Entry::Run`].
+pub const RUN_TAG: u8 = 12;
 
 /// One metadata change.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,6 +64,19 @@ pub enum Entry {
         ts: i64,
         /// BLAKE3 of the block, or all zero for an all-zero block.
         hash: Hash,
+    },
+    /// Blocks `block..` of `stream` hold, from `ts` on, the members of the
+    /// `Group` record at offset `group` of this entry's pack, in order.
+    /// Replay resolves it into `Block` entries (see the module doc).
+    Run {
+        /// Stream id.
+        stream: u32,
+        /// First block number.
+        block: u64,
+        /// Instant.
+        ts: i64,
+        /// Offset of the `Group` record in the pack holding this entry.
+        group: u64,
     },
     /// The stream is `size` bytes long from `ts` on (extend or truncate).
     Size {
@@ -156,6 +180,18 @@ impl Entry {
                 out.extend_from_slice(&ts.to_le_bytes());
                 out.extend_from_slice(hash);
             }
+            Entry::Run {
+                stream,
+                block,
+                ts,
+                group,
+            } => {
+                out.push(RUN_TAG);
+                out.extend_from_slice(&stream.to_le_bytes());
+                out.extend_from_slice(&block.to_le_bytes());
+                out.extend_from_slice(&ts.to_le_bytes());
+                out.extend_from_slice(&group.to_le_bytes());
+            }
             Entry::Size { stream, ts, size } => {
                 out.push(3);
                 out.extend_from_slice(&stream.to_le_bytes());
@@ -236,6 +272,12 @@ impl Entry {
                     block: r.u64()?,
                     ts: r.i64()?,
                     hash: r.take(32)?.try_into().ok()?,
+                },
+                RUN_TAG => Entry::Run {
+                    stream: r.u32()?,
+                    block: r.u64()?,
+                    ts: r.i64()?,
+                    group: r.u64()?,
                 },
                 3 => Entry::Size {
                     stream: r.u32()?,
@@ -355,6 +397,12 @@ mod tests {
             },
             Entry::Instant { stream: 3, ts: 4 },
             Entry::Remove { stream: 3, ts: 5 },
+            Entry::Run {
+                stream: 3,
+                block: 1 << 40,
+                ts: -6,
+                group: 4096,
+            },
             Entry::Prune {
                 stream: 3,
                 dropped: vec![1, 2, 3],

@@ -932,6 +932,10 @@ pub fn apply(txn: &RwTxn<'_>, t: &Tables<'_>, seq: u64, e: &Entry) -> IxResult<(
             ts,
             hash,
         } => put_block(txn, t, *stream, *block, *ts, hash, seq),
+        Entry::Run { .. } => Err(IxError::Value(
+            "blocks",
+            "a Run entry must be resolved against its group record before it is applied".into(),
+        )),
         Entry::Size { stream, ts, size } => set_size(txn, t, seq, *stream, *ts, *size),
         Entry::Remove { stream, ts } => set_size(txn, t, seq, *stream, *ts, REMOVED),
         Entry::Mark { stream, ts, name } => {

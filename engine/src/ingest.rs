@@ -16,7 +16,7 @@ use rayon::prelude::*;
 use crate::chunk::block_hash;
 use crate::error::{Result, StoreError};
 use crate::index::{REMOVED, StreamRow};
-use crate::store::{Ack, Batch, ChunkIn, Store};
+use crate::store::{Ack, Batch, BlockAt, ChunkIn, Store};
 use crate::{Hash, format_ns};
 
 /// What happened to a stream.
@@ -289,18 +289,27 @@ fn write_ops(batch: &mut Batch<'_>, ops: &[Op]) -> Result<()> {
         })
         .collect();
     batch.store_new_chunks(&fresh)?;
+    // Consecutive block writes go through `push_blocks` (one `Run` entry
+    // for the blocks of a group); sizes and removals keep their place.
+    let mut versions: Vec<BlockAt> = Vec::new();
     for (op, h) in ops.iter().zip(&hashes) {
-        match (op, h) {
-            (
-                Op::Block {
-                    stream, block, ts, ..
-                },
-                Some(hash),
-            ) => batch.push_block(*stream, *block, *ts, *hash)?,
-            (Op::Size { stream, ts, size }, _) => batch.set_size(*stream, *ts, *size)?,
-            (Op::Remove { stream, ts }, _) => batch.remove(*stream, *ts)?,
-            _ => {}
+        if let (
+            Op::Block {
+                stream, block, ts, ..
+            },
+            Some(hash),
+        ) = (op, h)
+        {
+            versions.push((*stream, *block, *ts, *hash));
+            continue;
+        }
+        batch.push_blocks(&versions)?;
+        versions.clear();
+        match op {
+            Op::Size { stream, ts, size } => batch.set_size(*stream, *ts, *size)?,
+            Op::Remove { stream, ts } => batch.remove(*stream, *ts)?,
+            Op::Block { .. } => {}
         }
     }
-    Ok(())
+    batch.push_blocks(&versions)
 }

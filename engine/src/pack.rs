@@ -31,7 +31,9 @@ pub const FOOTER_MAGIC: &[u8; 8] = b"KPACKEND";
 /// version 1 refuses version 2 packs by their header instead of taking
 /// a group for damage. Version 3 adds the `Remove` entry (tag 11), so a
 /// kairos that cannot show a stream's removal refuses the pack instead.
-pub const PACK_VERSION: u32 = 3;
+/// Version 4 adds the `Run` entry (tag 12) and content dictionaries
+/// (`Dict` records with kind byte 2).
+pub const PACK_VERSION: u32 = 4;
 /// Size of the pack header.
 pub const HEADER_LEN: u64 = 16;
 /// Bytes a record adds around its payload: kind, padding, length, crc32.

@@ -31,6 +31,53 @@ fn read_small(inner: &Inner, file: &std::fs::File, id: u32, at: u64, buf: &mut [
         .map_err(StoreError::io(inner.pack_path(id), "read pack record"))
 }
 
+/// The member hashes of the `Group` record at `offset` of pack `id` (what
+/// a `Run` entry of that pack stands for), read from its header only.
+fn group_hashes(
+    inner: &Inner,
+    (file, len): &(std::fs::File, u64),
+    id: u32,
+    offset: u64,
+) -> Result<Vec<Hash>> {
+    let (file, len) = (file, *len);
+    let bad = |detail: String| StoreError::Pack {
+        pack: inner.pack_path(id),
+        offset,
+        detail,
+    };
+    // kind u8 | 3 zero | payload_len u32 | dict_no u32 | count u32
+    let mut head = [0u8; 16];
+    if offset.checked_add(16).is_none_or(|end| end > len) {
+        return Err(bad(
+            "a Run entry names a group record past the pack's end".into()
+        ));
+    }
+    read_small(inner, file, id, offset, &mut head)?;
+    if head[0] != RecordKind::Group as u8 {
+        return Err(bad(format!(
+            "a Run entry names a record of kind {} here, not a group",
+            head[0]
+        )));
+    }
+    let payload_len = u64::from(u32::from_le_bytes([head[4], head[5], head[6], head[7]]));
+    let count = u64::from(u32::from_le_bytes([head[12], head[13], head[14], head[15]]));
+    if 8 + count * 36 > payload_len || offset + 8 + payload_len > len {
+        return Err(bad(format!(
+            "group of {count} chunks does not fit its record"
+        )));
+    }
+    let mut table = vec![0u8; (count * 36) as usize];
+    read_small(inner, file, id, offset + 16, &mut table)?;
+    Ok(table
+        .chunks_exact(36)
+        .map(|m| {
+            let mut h: Hash = [0; 32];
+            h.copy_from_slice(&m[..32]);
+            h
+        })
+        .collect())
+}
+
 /// Replays packs `todo` (id, first record offset) into `txn`, applying
 /// committed batches with `seq >= min_seq`. Returns the next sequence
 /// number and the state of the newest pack.
@@ -167,6 +214,7 @@ fn replay(
     let mut next_seq = min_seq;
     for (&seq, &pack_id) in commits.range(from..) {
         let path = inner.pack_path(pack_id);
+        let mut pack_file = None;
         for (_, r) in entries
             .get(&seq)
             .into_iter()
@@ -183,7 +231,31 @@ fn replay(
                     detail: format!("entries record of batch {seq} does not decode"),
                 })?;
             for e in &list {
-                index::apply(txn, t, seq, e).map_err(ix)?;
+                if let &Entry::Run {
+                    stream,
+                    block,
+                    ts,
+                    group,
+                } = e
+                {
+                    let f = match pack_file.take() {
+                        Some(f) => f,
+                        None => pack::open_pack(&path, pack_id)?,
+                    };
+                    let hashes = group_hashes(inner, &f, pack_id, group)?;
+                    pack_file = Some(f);
+                    for (hash, block) in hashes.into_iter().zip(block..) {
+                        let e = Entry::Block {
+                            stream,
+                            block,
+                            ts,
+                            hash,
+                        };
+                        index::apply(txn, t, seq, &e).map_err(ix)?;
+                    }
+                } else {
+                    index::apply(txn, t, seq, e).map_err(ix)?;
+                }
             }
         }
         next_seq = seq + 1;

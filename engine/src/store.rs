@@ -776,6 +776,9 @@ pub struct Batch<'s> {
     entries: Vec<u8>,
     entry_count: u64,
     new_dicts: Vec<u32>,
+    /// Groups stored by this batch, by (stream, first block): their record
+    /// offset and member hashes, so the blocks' entries become one `Run`.
+    runs: HashMap<(u32, u64), (u64, Vec<Hash>)>,
     ack: Ack,
     done: bool,
 }
@@ -790,6 +793,8 @@ impl std::fmt::Debug for Batch<'_> {
 
 /// A block to record: number, hash (zero hash for an all-zero block), content.
 pub type BlockIn<'a> = (u64, Hash, &'a [u8]);
+/// A block version to record: stream, block number, instant, hash.
+pub type BlockAt = (u32, u64, i64, Hash);
 /// A chunk to store: the stream and block it comes from (runs of
 /// consecutive blocks share a zstd frame), its hash, its content.
 pub type ChunkIn<'a> = (u32, u64, Hash, &'a [u8]);
@@ -826,6 +831,7 @@ impl<'s> Batch<'s> {
             entries: Vec::new(),
             entry_count: 0,
             new_dicts: Vec::new(),
+            runs: HashMap::new(),
             ack: Ack {
                 seq,
                 ..Ack::default()
@@ -872,14 +878,20 @@ impl<'s> Batch<'s> {
     pub(crate) fn push(&mut self, e: &Entry) -> Result<()> {
         let seq = self.seq;
         self.with(|txn, t| index::apply(txn, t, seq, e))?;
+        self.record(e)?;
+        if let Entry::Block { .. } = e {
+            self.ack.blocks += 1;
+        }
+        Ok(())
+    }
+
+    /// Appends `e` to the pack's entry log (already applied to the index).
+    fn record(&mut self, e: &Entry) -> Result<()> {
         if self.entries.is_empty() {
             self.entries.extend_from_slice(&self.seq.to_le_bytes());
         }
         e.encode(&mut self.entries);
         self.entry_count += 1;
-        if let Entry::Block { .. } = e {
-            self.ack.blocks += 1;
-        }
         if self.entries.len() >= ENTRIES_FLUSH {
             self.flush_entries()?;
         }
@@ -966,8 +978,55 @@ impl<'s> Batch<'s> {
     pub fn put_blocks(&mut self, stream: u32, ts: i64, blocks: &[BlockIn<'_>]) -> Result<()> {
         let fresh: Vec<ChunkIn<'_>> = blocks.iter().map(|&(b, h, d)| (stream, b, h, d)).collect();
         self.store_new_chunks(&fresh)?;
-        for &(block, hash, _) in blocks {
-            self.push_block(stream, block, ts, hash)?;
+        let versions: Vec<BlockAt> = blocks.iter().map(|&(b, h, _)| (stream, b, ts, h)).collect();
+        self.push_blocks(&versions)
+    }
+
+    /// Records block versions, in order: where they are the members of a
+    /// group this batch stored, in member order at one instant, as one
+    /// `Run` entry; otherwise one `Block` entry each.
+    pub fn push_blocks(&mut self, versions: &[BlockAt]) -> Result<()> {
+        let mut rest = versions;
+        while let Some(&(stream, block, ts, hash)) = rest.first() {
+            let run =
+                self.runs.get(&(stream, block)).filter(|(_, members)| {
+                    rest.len() >= members.len()
+                        && rest.iter().zip(members).zip(block..).all(
+                            |((&(s, b, t, h), m), want)| {
+                                s == stream && b == want && t == ts && h == *m
+                            },
+                        )
+                });
+            let Some((group, members)) = run.cloned() else {
+                self.push_block(stream, block, ts, hash)?;
+                rest = &rest[1..];
+                continue;
+            };
+            self.runs.remove(&(stream, block));
+            let seq = self.seq;
+            self.with(|txn, t| {
+                members.iter().zip(block..).try_for_each(|(hash, block)| {
+                    index::apply(
+                        txn,
+                        t,
+                        seq,
+                        &Entry::Block {
+                            stream,
+                            block,
+                            ts,
+                            hash: *hash,
+                        },
+                    )
+                })
+            })?;
+            self.record(&Entry::Run {
+                stream,
+                block,
+                ts,
+                group,
+            })?;
+            self.ack.blocks += members.len() as u64;
+            rest = &rest[members.len()..];
         }
         Ok(())
     }
@@ -1051,6 +1110,10 @@ impl<'s> Batch<'s> {
             let pack_id = self.active().id();
             let offset = self.active().append(RecordKind::Group, &[&head, &frame])?;
             let payload_len = (head.len() + frame.len()) as u32;
+            if let Some(&(stream, first, _, _)) = g.first() {
+                let hashes = members.iter().map(|(h, _)| *h).collect();
+                self.runs.insert((stream, first), (offset, hashes));
+            }
             for (i, (_, _, hash, _)) in g.iter().enumerate() {
                 let loc = Loc {
                     member: i as u32,

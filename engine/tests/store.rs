@@ -6,6 +6,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::Model;
+use kairos_engine::entry::Entry;
 use kairos_engine::pack::{self, RecordKind};
 use kairos_engine::{Change, Policy, RestoreOptions, Store, StoreError, StoreOptions, WriteEvent};
 use kairos_parsers::{Error as SourceError, Source, SourceExt};
@@ -643,7 +644,6 @@ fn pack_metadata(root: &Path) -> (u64, Vec<kairos_engine::entry::Entry>) {
 
 #[test]
 fn gc_drops_the_metadata_of_pruned_versions_and_rebuild_agrees() {
-    use kairos_engine::entry::Entry;
     let dir = tempfile::tempdir().expect("tempdir");
     let (root, mut store) = new_store(dir.path(), 64 << 10);
     let hour = 3600 * SEC;
@@ -1142,6 +1142,21 @@ fn a_content_dictionary_takes_over_and_reads_everywhere() {
         }
     };
     check(&store, "writer");
+    // The runs' versions are Run entries (one per group), the scattered
+    // pages' single-member groups too: no Block entry repeats a new hash.
+    let entries = pack_metadata(&root).1;
+    let runs = entries
+        .iter()
+        .filter(|e| matches!(e, Entry::Run { .. }))
+        .count();
+    let blocks = entries
+        .iter()
+        .filter(|e| matches!(e, Entry::Block { .. }))
+        .count();
+    assert!(
+        runs >= 4 * (300 / 16 + 60) && blocks == 0,
+        "{runs} runs, {blocks} blocks"
+    );
     let want = digest(&store, &CONTENT_STREAMS, &CONTENT_INSTANTS);
     let rows = store.index_rows().expect("rows");
     drop(store);
@@ -1266,7 +1281,6 @@ fn handles_in_one_process_share_the_store() {
 #[test]
 fn packs_with_single_chunk_records_still_read() {
     use kairos_engine::chunk;
-    use kairos_engine::entry::Entry;
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path().join("store");
     Store::init(&root, StoreOptions::default()).expect("init");
