@@ -1091,9 +1091,13 @@ mod tests {
         let mut j = Journal::open_with(dir.path(), options).unwrap();
         let mut events = Vec::new();
         for lap in 0..3u64 {
-            // 6 MiB per lap against a 1 MiB reserve: the writer and the
-            // thread race at the edge of the written space.
+            // 6 MiB per lap against a 1 MiB reserve, with pauses long
+            // enough for the thread to start filling: the writer resumes
+            // into the chunk being filled.
             for i in 0..96u64 {
+                if i % 16 == 15 {
+                    std::thread::sleep(reserve::QUIET + Duration::from_micros(i * 97 % 3000));
+                }
                 let e = WriteEvent::write(
                     "r",
                     i as i64,
