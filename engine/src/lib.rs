@@ -7,8 +7,10 @@
 //! What it does: records timestamped block writes of protected files
 //! (streams), stores each distinct block once (BLAKE3-addressed; runs of
 //! consecutive new blocks zstd-compressed together as one frame, with a
-//! per-store dictionary that is retrained when the data drifts; in
-//! append-only pack files), and answers "what did stream S look like at
+//! per-store dictionary: first one trained by zstd and retrained when the
+//! data drifts, then a 16 MiB *content* dictionary of the store's own
+//! sampled pages; in append-only pack files; the versions of a stored run
+//! are one `Run` entry), and answers "what did stream S look like at
 //! instant T" — as a [`View`] that implements [`kairos_parsers::Source`], or
 //! as a restored file. A stream can be removed (unlinked): it is absent
 //! from that instant until written again, with its earlier history kept
