@@ -1,6 +1,6 @@
 //! Capture benchmarks (numbers for docs/PERFORMANCE.md, section "Capture").
 //!
-//! `cargo run --release -p kairos-capture --example capture_bench [rpo|shim|agents|all]`
+//! `cargo run --release -p kairos-capture --example capture_bench [rpo|shim|agents|all] [SPOOL_RESERVE_BYTES]`
 //!
 //! - rpo: an agent ships 4 KiB writes (paced, 500/s, no application fsync)
 //!   over loopback to an in-process server with a real store; RPO is the
@@ -14,6 +14,8 @@
 //!   the first two with the kernel's writeback cache; interleaved rounds,
 //!   medians, ratios to plain, each with its fsync's share. Beside them the
 //!   engine alone ingesting the same events: the store path's ceiling.
+//!   The spools keep the agent's default reserve of pre-written space
+//!   unless a byte count is given (0: none, to measure what it brings).
 //! - agents: 4 agents submit events as fast as they can; events per
 //!   second the server ingests (until every agent is fully acknowledged).
 #![allow(clippy::unwrap_used)]
@@ -214,7 +216,7 @@ impl EventSink for Discard {
     }
 }
 
-fn shim_ratio() {
+fn shim_ratio(spool_options: JournalOptions) {
     let dir = tempfile::tempdir().unwrap();
     let plain = dir.path().join("plain");
     std::fs::create_dir_all(&plain).unwrap();
@@ -227,11 +229,7 @@ fn shim_ratio() {
     };
     let spool = || -> Arc<dyn EventSink> {
         Arc::new(JournalSink::new(
-            Journal::open_with(
-                &tempfile::tempdir_in(&dir).unwrap().keep(),
-                JournalOptions::default(),
-            )
-            .unwrap(),
+            Journal::open_with(&tempfile::tempdir_in(&dir).unwrap().keep(), spool_options).unwrap(),
         ))
     };
     let discard: Arc<dyn EventSink> = Arc::new(Discard::default());
@@ -242,7 +240,7 @@ fn shim_ratio() {
     let token = "0123456789abcdef0123456789abcdef";
     let (addr, _rt) = start_server(new_store(&dir.path().join("server")), &[("b1", token)]);
     let agent_spool = Arc::new(JournalSink::new(
-        Journal::open_with(&dir.path().join("agent-spool"), JournalOptions::default()).unwrap(),
+        Journal::open_with(&dir.path().join("agent-spool"), spool_options).unwrap(),
     ));
     let agent = Agent::start(
         AgentConfig::new(&addr, "b1", token.as_bytes()),
@@ -374,11 +372,16 @@ fn agents() {
 
 fn main() {
     let what = std::env::args().nth(1).unwrap_or_else(|| "all".into());
+    let mut spool_options = JournalOptions::default();
+    if let Some(reserve) = std::env::args().nth(2) {
+        spool_options.reserve = reserve.parse().unwrap();
+    }
     if what == "rpo" || what == "all" {
         rpo();
     }
     if what == "shim" || what == "all" {
-        shim_ratio();
+        println!("spool reserve: {} bytes", spool_options.reserve);
+        shim_ratio(spool_options);
     }
     if what == "agents" || what == "all" {
         agents();
