@@ -865,6 +865,9 @@ fn an_index_of_another_format_is_rebuilt_by_the_writer() {
 fn damaged_packs_never_panic_and_never_read_wrong() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (root, mut store) = new_store(dir.path(), 24 << 10);
+    // A content dictionary from the first few sampled pages: damage must
+    // also hit content Dict records and the groups Run entries name.
+    store.set_content_dict_bytes(16 << 10);
     let mut rng = rand::rngs::StdRng::seed_from_u64(77);
     let mut model = Model::default();
     let mut ts = T0;
@@ -875,13 +878,18 @@ fn damaged_packs_never_panic_and_never_read_wrong() {
         content.resize(6 * BS, 0);
         let b = rng.random_range(0..6);
         let mut fresh = random_blocks(&mut rng, 2);
-        fresh[..BS / 2].fill(i as u8); // compressible half
+        for block in fresh.chunks_mut(BS) {
+            block[..BS * 3 / 4].fill(i as u8); // compressible three quarters
+        }
         let end = ((b + 2) * BS).min(content.len());
         content[b * BS..end].copy_from_slice(&fresh[..end - b * BS]);
         capture(&mut store, dir.path(), stream, ts, &content);
         model.capture(stream, ts, content);
     }
     drop(store);
+    assert_eq!(dict_records(&root), 1, "the content dictionary");
+    let runs = pack_metadata(&root).1;
+    assert!(runs.iter().any(|e| matches!(e, Entry::Run { .. })));
     let packs = pack::list_packs(&root.join("packs")).expect("list");
     let mut positions: Vec<(u32, u64, bool)> = Vec::new();
     for &id in &packs {
@@ -932,7 +940,13 @@ fn damaged_packs_never_panic_and_never_read_wrong() {
         if let Ok(store) = Store::open(&copy) {
             check(&store, &what);
         }
+        // A rebuild cannot tell the newest pack cut short from a torn tail
+        // (DESIGN §5: discarded with a log line; the index, which knows
+        // the batches were acknowledged, is what reports it above), so
+        // cuts of the newest pack are checked through the index only.
+        let newest = packs.last() == Some(&id);
         if n % 3 == 0
+            && (flip || !newest)
             && let Ok(store) = Store::rebuild_index(&copy)
         {
             check(&store, &format!("{what}, rebuilt"));
