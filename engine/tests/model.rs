@@ -76,6 +76,9 @@ fn run(steps: &[Step], probes: &[u64]) -> Result<(), TestCaseError> {
     )
     .expect("init");
     let mut store = Store::open(&root).expect("open");
+    // A content dictionary after a few sampled blocks: longer histories
+    // write their first chunks without a dictionary, later ones with it.
+    store.set_content_dict_bytes(16 << 10);
     let mut model = Model::default();
     let names = ["alpha", "beta", "gamma"];
     let mut ts: i64 = 1_700_000_000_000_000_000;
