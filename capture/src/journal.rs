@@ -314,9 +314,17 @@ impl Journal {
     /// Writes buffered records and fsyncs: every appended event is durable.
     pub fn sync(&mut self) -> Result<()> {
         self.write_pending()?;
-        self.file
+        if let Some(r) = &self.reserve {
+            r.syncing(true);
+        }
+        let synced = self
+            .file
             .sync_data()
-            .map_err(CaptureError::io(&self.path, "fsync"))
+            .map_err(CaptureError::io(&self.path, "fsync"));
+        if let Some(r) = &self.reserve {
+            r.syncing(false);
+        }
+        synced
     }
 
     /// True when appended events wait for [`sync`](Self::sync).

@@ -12,8 +12,8 @@
 //! all-zero record header is never a record), so the space needs no
 //! bookkeeping on disk and a crash at any point leaves a readable journal.
 //!
-//! The thread fills only while the writer is quiet (no record for
-//! [`QUIET`]) and stops within a chunk when it resumes: zero-filling while
+//! The thread fills only while the writer is quiet (no record and no fsync
+//! for [`QUIET`]) and stops within a chunk when it resumes: zero-filling while
 //! the writer appends would write every fresh block twice at the moment the
 //! disk is busiest (measured: the spool's burst throughput fell by a third
 //! when the thread raced the writer). A burst longer than the reserve
@@ -52,8 +52,11 @@ struct State {
     claimed: u64,
     /// A chunk at `len` is being zero-filled.
     filling: bool,
-    /// Claims made so far: the thread fills only while this stands still.
+    /// Claims and fsyncs made so far: the thread fills only while this
+    /// stands still.
     claims: u64,
+    /// The writer is in an fsync.
+    syncing: bool,
     stop: bool,
 }
 
@@ -114,6 +117,7 @@ impl Reserve {
                 claimed: end,
                 filling: false,
                 claims: 0,
+                syncing: false,
                 stop: false,
             }),
             wake: Condvar::new(),
@@ -143,6 +147,15 @@ impl Reserve {
         }
         s.claimed = end;
         s.len = s.len.max(end);
+        s.claims += 1;
+    }
+
+    /// Called before (`true`) and after (`false`) the writer's fsync:
+    /// filling during it would make the application's fsync wait for the
+    /// zeros too.
+    pub fn syncing(&self, on: bool) {
+        let mut s = self.shared.lock();
+        s.syncing = on;
         s.claims += 1;
     }
 
@@ -176,12 +189,12 @@ fn fill(shared: &Shared) {
         if s.stop {
             return;
         }
-        if s.claims != seen || !shared.short(&s) {
+        if s.claims != seen || s.syncing || !shared.short(&s) {
             continue;
         }
         let mut failed = None;
         let mut wrote = false;
-        while !s.stop && s.claims == seen && shared.short(&s) {
+        while !s.stop && s.claims == seen && !s.syncing && shared.short(&s) {
             let at = s.len;
             s.filling = true;
             drop(s);
