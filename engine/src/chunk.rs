@@ -121,6 +121,14 @@ impl Prepared {
         })
     }
 
+    /// The raw bytes of a content dictionary.
+    pub fn content_bytes(&self) -> Option<&[u8]> {
+        match &self.kind {
+            Kind::Content { raw, .. } => Some(raw),
+            Kind::Trained { .. } => None,
+        }
+    }
+
     /// True for a content dictionary.
     pub fn is_content(&self) -> bool {
         matches!(self.kind, Kind::Content { .. })
@@ -221,8 +229,14 @@ const CONTENT_HASH_LOG: u32 = 22;
 #[derive(Debug)]
 pub struct ContentSample {
     bytes: Vec<u8>,
+    /// Held-out new chunks (every 4th, offset by two from the sampled
+    /// ones, compressible or not; the latest [`CONTENT_TRIAL_CHUNKS`]):
+    /// what the dictionary is tried on.
+    trial: Vec<Vec<u8>>,
     seen: u64,
     target: usize,
+    /// A dictionary from the sample lost its trial: sample no more.
+    stopped: bool,
 }
 
 impl ContentSample {
@@ -230,15 +244,36 @@ impl ContentSample {
     pub fn new(target: usize) -> Self {
         ContentSample {
             bytes: Vec::new(),
+            trial: Vec::new(),
             seen: 0,
             target,
+            stopped: false,
         }
+    }
+
+    /// Stops sampling for good (this writer's content dictionary lost its
+    /// trial).
+    pub fn stop(&mut self) {
+        self.bytes = Vec::new();
+        self.trial = Vec::new();
+        self.stopped = true;
     }
 
     /// Offers one new chunk.
     pub fn offer(&mut self, chunk: &[u8]) {
         self.seen += 1;
-        if !self.seen.is_multiple_of(CONTENT_SAMPLE_STEP) || self.is_full() {
+        if self.stopped || self.is_full() {
+            return;
+        }
+        if self.seen % CONTENT_SAMPLE_STEP == CONTENT_SAMPLE_STEP / 2 {
+            let slot = (self.seen / CONTENT_SAMPLE_STEP) as usize % CONTENT_TRIAL_CHUNKS;
+            match self.trial.get_mut(slot) {
+                Some(t) => *t = chunk.to_vec(),
+                None => self.trial.push(chunk.to_vec()),
+            }
+            return;
+        }
+        if !self.seen.is_multiple_of(CONTENT_SAMPLE_STEP) {
             return;
         }
         let small = CCTX.with(|c| {
@@ -256,22 +291,56 @@ impl ContentSample {
         }
     }
 
-    /// True once the sample holds enough for a dictionary.
+    /// True once the sample holds enough for a dictionary and enough
+    /// held-out chunks to try it on.
     pub fn is_full(&self) -> bool {
-        self.bytes.len() >= self.target
+        !self.stopped && self.bytes.len() >= self.target && self.trial.len() >= CONTENT_TRIAL_MIN
     }
 
-    /// Takes the sample as a content dictionary and starts over.
-    pub fn finish(&mut self) -> Vec<u8> {
+    /// Takes the sample (the dictionary's bytes) and the held-out chunks,
+    /// and starts over.
+    pub fn finish(&mut self) -> (Vec<u8>, Vec<Vec<u8>>) {
         self.seen = 0;
-        std::mem::take(&mut self.bytes)
+        (
+            std::mem::take(&mut self.bytes),
+            std::mem::take(&mut self.trial),
+        )
     }
 
     /// Drops what was gathered (its chunks' batch was rolled back).
     pub fn clear(&mut self) {
         self.bytes.clear();
+        self.trial.clear();
         self.seen = 0;
     }
+}
+
+/// New chunks a content dictionary is tried on before it takes over.
+pub const CONTENT_TRIAL_CHUNKS: usize = 128;
+/// Fewest held-out chunks the trial needs (sampling goes on until then).
+pub const CONTENT_TRIAL_MIN: usize = 4;
+/// Share (percent) of the current dictionary's output the content
+/// dictionary must save in its trial.
+pub const CONTENT_GAIN_PERCENT: usize = 2;
+
+/// The trial of a content dictionary: `chunks` (new ones, not in the
+/// sample), compressed in frames of up to 16 as groups are, with `content` and with `current` (or none). True if
+/// the content dictionary saves at least [`CONTENT_GAIN_PERCENT`] %. Data
+/// without long-range repetition (a small vocabulary, say) compresses
+/// better with a trained dictionary's entropy tables than with raw content.
+pub fn content_wins(content: &Prepared, current: Option<&Prepared>, chunks: &[&[u8]]) -> bool {
+    let (mut old, mut new) = (0usize, 0usize);
+    for frame in chunks.chunks(GROUP_BYTES / 8192) {
+        let plain = frame.concat();
+        match (compress(&plain, current), compress(&plain, Some(content))) {
+            (Ok(o), Ok(n)) => {
+                old += o.len();
+                new += n.len();
+            }
+            _ => return false,
+        }
+    }
+    new * 100 <= old * (100 - CONTENT_GAIN_PERCENT)
 }
 
 /// Kind byte of a `Dict` record holding a content dictionary. A trained
@@ -532,7 +601,7 @@ mod tests {
             sample.offer(b);
         }
         assert!(sample.is_full(), "every 4th compressible page is sampled");
-        d.insert(2, Prepared::content(sample.finish()).expect("content"));
+        d.insert(2, Prepared::content(sample.finish().0).expect("content"));
         let (p, c) = (d.get(1).expect("dict 1"), d.get(2).expect("dict 2"));
         assert!(!p.is_content() && c.is_content());
         // A sampled page (every 4th) is all one match in the content dictionary.

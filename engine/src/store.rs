@@ -1157,13 +1157,24 @@ impl<'s> Batch<'s> {
             self.writer.sample.offer(d);
         }
         if self.writer.sample.is_full() {
-            let raw = self.writer.sample.finish();
-            let no = current + 1;
-            let payload = chunk::encode_content_dict(no, &raw)
-                .map_err(|e| StoreError::Invalid(format!("zstd failed: {e}")))?;
+            let (raw, trial) = self.writer.sample.finish();
             let Some(d) = chunk::Prepared::content(raw) else {
+                self.writer.sample.stop();
                 return Ok(());
             };
+            let trial: Vec<&[u8]> = trial.iter().map(Vec::as_slice).collect();
+            if !chunk::content_wins(&d, cur.as_deref(), &trial) {
+                tracing::info!(
+                    "{}: a content dictionary of sampled pages saves less than {} % over dictionary {current} on held-out new chunks; not used",
+                    self.inner.dir.display(),
+                    chunk::CONTENT_GAIN_PERCENT
+                );
+                self.writer.sample.stop();
+                return Ok(());
+            }
+            let no = current + 1;
+            let payload = chunk::encode_content_dict(no, d.content_bytes().unwrap_or_default())
+                .map_err(|e| StoreError::Invalid(format!("zstd failed: {e}")))?;
             tracing::info!(
                 "{}: content dictionary {no} ({} bytes of sampled pages) takes over",
                 self.inner.dir.display(),
