@@ -177,11 +177,14 @@ impl Drop for Reserve {
 
 /// The thread: once the writer has been quiet for [`QUIET`] and less than
 /// the reserve lies ahead of it, fills the space back to the whole reserve
-/// chunk by chunk (yielding as soon as the writer claims again), then
-/// fdatasyncs so the blocks and the file's length are on the disk before
-/// the writer reaches them.
+/// chunk by chunk (yielding as soon as the writer claims or fsyncs again),
+/// then, if the writer is still quiet, fdatasyncs so the blocks and the
+/// file's length are on the disk before the writer reaches them.
 fn fill(shared: &Shared) {
     let zeros = vec![0u8; usize::try_from(FILL_CHUNK).unwrap_or(1 << 20)];
+    // Zeros written but not yet fdatasynced: synced in the next quiet
+    // moment, never while the writer is active (its fsync would wait).
+    let mut unsynced = false;
     loop {
         let mut s = shared.lock();
         let seen = s.claims;
@@ -189,12 +192,12 @@ fn fill(shared: &Shared) {
         if s.stop {
             return;
         }
-        if s.claims != seen || s.syncing || !shared.short(&s) {
+        let quiet = |s: &State| s.claims == seen && !s.syncing;
+        if !quiet(&s) || !(unsynced || shared.short(&s)) {
             continue;
         }
         let mut failed = None;
-        let mut wrote = false;
-        while !s.stop && s.claims == seen && !s.syncing && shared.short(&s) {
+        while !s.stop && quiet(&s) && shared.short(&s) {
             let at = s.len;
             s.filling = true;
             drop(s);
@@ -212,12 +215,13 @@ fn fill(shared: &Shared) {
                 break;
             }
             s.len = s.len.max(at + FILL_CHUNK);
-            wrote = true;
+            unsynced = true;
         }
+        let still_quiet = quiet(&s);
         drop(s);
         let synced = match failed {
             Some(e) => Err(e),
-            None if wrote => shared.file.sync_data(),
+            None if unsynced && still_quiet => shared.file.sync_data().map(|()| unsynced = false),
             None => Ok(()),
         };
         if let Err(e) = synced {
