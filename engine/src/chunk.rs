@@ -15,6 +15,14 @@
 //! dictionary; otherwise it names a `Dict` record of the store (per-block
 //! zstd without a dictionary loses about a quarter of the ratio on 8 KiB
 //! database pages).
+//!
+//! Dictionaries ([`Dicts`], [`Prepared`]): a store first uses 64 KiB
+//! dictionaries trained by zstd ([`train`], [`retrain`] on drift), then a
+//! 16 MiB *content* dictionary of its own sampled pages
+//! ([`ContentSample`]), once that wins its trial on held-out pages
+//! ([`content_wins`]): pages far apart in a database file repeat rows and
+//! strings beyond any frame, which raw content lets zstd match. See
+//! `engine/DESIGN.md` §3 for the record layouts and measurements.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
