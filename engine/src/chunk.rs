@@ -29,6 +29,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use rayon::prelude::*;
 use zstd::zstd_safe::{CCtx, CDict, CParameter, DCtx, DDict, DictAttachPref, ResetDirective};
 
 use crate::Hash;
@@ -337,17 +338,21 @@ pub const CONTENT_GAIN_PERCENT: usize = 2;
 /// without long-range repetition (a small vocabulary, say) compresses
 /// better with a trained dictionary's entropy tables than with raw content.
 pub fn content_wins(content: &Prepared, current: Option<&Prepared>, chunks: &[&[u8]]) -> bool {
-    let (mut old, mut new) = (0usize, 0usize);
-    for frame in chunks.chunks(GROUP_BYTES / 8192) {
-        let plain = frame.concat();
-        match (compress(&plain, current), compress(&plain, Some(content))) {
-            (Ok(o), Ok(n)) => {
-                old += o.len();
-                new += n.len();
-            }
-            _ => return false,
-        }
-    }
+    // On the pool threads that compress chunks (and will load the
+    // dictionary anyway if it wins), not on the writer's thread.
+    let sizes: Option<Vec<(usize, usize)>> = chunks
+        .par_chunks(GROUP_BYTES / 8192)
+        .map(|frame| {
+            let plain = frame.concat();
+            let old = compress(&plain, current).ok()?.len();
+            let new = compress(&plain, Some(content)).ok()?.len();
+            Some((old, new))
+        })
+        .collect();
+    let Some(sizes) = sizes else {
+        return false;
+    };
+    let (old, new) = sizes.iter().fold((0, 0), |(o, n), &(a, b)| (o + a, n + b));
     new * 100 <= old * (100 - CONTENT_GAIN_PERCENT)
 }
 

@@ -395,20 +395,29 @@ impl PackWriter {
     /// Creates pack `id` in `packs_dir` and makes its directory entry durable.
     pub fn create(packs_dir: &Path, id: u32) -> Result<Self> {
         let path = pack_path(packs_dir, id);
+        // The header is written under a temporary name and the pack appears
+        // under its own only whole: a process killed in between leaves a
+        // `.pack.tmp` (ignored, overwritten next time), never a pack too
+        // short for its header, which would stop the next open.
+        let tmp = path.with_extension("pack.tmp");
         let mut file = OpenOptions::new()
             .write(true)
             .read(true)
-            .create_new(true)
-            .open(&path)
-            .map_err(StoreError::io(&path, "create pack"))?;
+            .create(true)
+            .truncate(true)
+            .open(&tmp)
+            .map_err(StoreError::io(&tmp, "create pack"))?;
         let mut head = Vec::with_capacity(16);
         head.extend_from_slice(PACK_MAGIC);
         head.extend_from_slice(&PACK_VERSION.to_le_bytes());
         head.extend_from_slice(&id.to_le_bytes());
         file.write_all(&head)
-            .map_err(StoreError::io(&path, "write pack header"))?;
+            .map_err(StoreError::io(&tmp, "write pack header"))?;
         file.sync_all()
-            .map_err(StoreError::io(&path, "fsync pack"))?;
+            .map_err(StoreError::io(&tmp, "fsync pack"))?;
+        // A link fails if the pack exists: packs are never overwritten.
+        std::fs::hard_link(&tmp, &path).map_err(StoreError::io(&path, "create pack"))?;
+        std::fs::remove_file(&tmp).map_err(StoreError::io(&tmp, "remove"))?;
         sync_dir(packs_dir)?;
         Ok(PackWriter {
             file,
