@@ -28,7 +28,7 @@
 //! write-ahead-log segments; see docs/PERFORMANCE.md, "Capture"). The file
 //! therefore holds, after the live records: records of earlier laps (their
 //! sequence numbers are all below the base), zeros (the pre-written
-//! [`JournalOptions::reserve`], see [`reserve`]), or a torn record.
+//! [`JournalOptions::reserve`], see `journal/reserve.rs`), or a torn record.
 //!
 //! Finding the end without the file's length: the log starts at offset 0
 //! with a record whose sequence is at least the base, and ends at the first
@@ -47,10 +47,17 @@
 //! not a torn tail, and opening refuses.
 //!
 //! Residual risk, stated: a record is recognised by its checksum and
-//! sequence alone, so bytes inside a previous lap's record that happen to
-//! form a valid record with a larger sequence number exactly at the live end
-//! (a journal file copied through the shim into itself) would be read as
-//! live.
+//! sequence alone, so bytes inside a previous lap's record (captured user
+//! data) that happen to form a valid record with a larger sequence number
+//! would be read as live if they sit exactly at the live end, or make
+//! opening refuse as "damage" if they sit within 64 MiB after a
+//! torn record (a journal file copied through the shim into its own
+//! spool). Random data passes the length, sequence and CRC-32 filters with
+//! negligible probability.
+//!
+//! A lap starts only when everything is acknowledged, so a writer that
+//! never pauses keeps appending; a ring with a separate acknowledged tail
+//! would reuse space under continuous load (not done).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
