@@ -82,7 +82,7 @@ pub type Result<T, E = CaptureError> = std::result::Result<T, E>;
 pub trait EventSink: Send + Sync {
     /// Accepts an event; it is not durable yet. Returns the sequence number
     /// the sink assigned to it. Writes larger than
-    /// [`MAX_WRITE_DATA`](crate::event::MAX_WRITE_DATA) must be split by the
+    /// [`MAX_WRITE_DATA`] must be split by the
     /// caller ([`WriteEvent::split_writes`]).
     fn submit(&self, event: WriteEvent) -> Result<u64>;
 
