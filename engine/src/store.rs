@@ -681,7 +681,13 @@ impl Store {
                 _syncer: None,
             });
         }
-        let inner = Self::open_inner(dir, false)?;
+        let inner = match Self::open_inner(dir, false) {
+            Err(StoreError::Index {
+                error: libmdbx::Error::WannaRecovery,
+                ..
+            }) => Self::recover_then_open_inner(dir)?,
+            other => other?,
+        };
         if let Some(old) = Self::stale_index(&inner)? {
             return Err(StoreError::Invalid(format!(
                 "{}: the index has format {old}, this kairos reads {}; open the store for \
@@ -699,6 +705,22 @@ impl Store {
             group: crate::group::Group::default(),
             _syncer: None,
         })
+    }
+
+    /// The index was left by a writer that stopped without a clean close
+    /// (killed, power cut): its newest commits are not synced and libmdbx
+    /// cannot roll them back or sync them read-only. If no writer holds the
+    /// store, open it for writing once — that replays the acknowledged
+    /// batches the index lacks and closes cleanly — then open it for
+    /// reading. With a live writer (or no write permission) the reader gets
+    /// the lock error, which names the writer.
+    fn recover_then_open_inner(dir: &Path) -> Result<Inner> {
+        tracing::info!(
+            "{}: the index was not closed cleanly; bringing it up to date before reading",
+            dir.display()
+        );
+        drop(Self::open(dir)?);
+        Self::open_inner(dir, false)
     }
 
     /// The store directory.

@@ -1491,3 +1491,67 @@ fn a_removed_stream_is_absent_until_recreated_and_survives_gc_and_rebuild() {
     assert_eq!(all[0].size, 0);
     assert!(store.verify(&|_, _| {}).expect("verify").is_clean());
 }
+
+#[test]
+#[ignore = "the child process of the abrupt-exit test, which runs it with --ignored"]
+fn abrupt_exit_child() {
+    let root = std::env::var("KAIROS_ABRUPT_CHILD").expect("KAIROS_ABRUPT_CHILD");
+    let store = Store::open(Path::new(&root)).expect("open");
+    for i in 0..40u8 {
+        let ev = WriteEvent {
+            stream: "abrupt".into(),
+            timestamp_ns: T0 + i64::from(i) * SEC,
+            change: Change::Write {
+                offset: u64::from(i) * 5000,
+                data: vec![i + 1; 9000],
+            },
+        };
+        store.ingest(std::slice::from_ref(&ev)).expect("ingest");
+    }
+    println!("acknowledged");
+    // No drop, no clean close of the index: like a writer killed after its acks.
+    std::process::exit(0);
+}
+
+/// A writer that stops without closing (killed after its acks) leaves the
+/// index's newest commits unsynced; a reader opened next (`kairos cat`
+/// after the shim died) must still open the store and see every
+/// acknowledged write.
+#[test]
+fn a_reader_after_a_writer_stopped_abruptly_sees_every_ack() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (root, store) = new_store(dir.path(), 1 << 30);
+    drop(store);
+    let out = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args([
+            "abrupt_exit_child",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("KAIROS_ABRUPT_CHILD", &root)
+        .output()
+        .expect("run child");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("acknowledged"),
+        "child: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut model = Model::default();
+    for i in 0..40u8 {
+        model.apply(&WriteEvent {
+            stream: "abrupt".into(),
+            timestamp_ns: T0 + i64::from(i) * SEC,
+            change: Change::Write {
+                offset: u64::from(i) * 5000,
+                data: vec![i + 1; 9000],
+            },
+        });
+    }
+    let store = Store::open_read(&root).expect("open for reading after the abrupt stop");
+    assert_eq!(
+        read_live(&store, "abrupt", T0 + 39 * SEC).as_deref(),
+        model.at("abrupt", T0 + 39 * SEC)
+    );
+}
