@@ -163,11 +163,13 @@ impl std::fmt::Debug for Dicts {
 }
 
 impl Dicts {
-    /// Adds dictionary `no`; a content dictionary may evict the least
-    /// recently used other content dictionary (never the current one).
-    pub fn insert(&mut self, no: u32, dict: Prepared) {
+    /// Adds dictionary `no` and returns it; a content dictionary may evict
+    /// the least recently used other content dictionary (never the current
+    /// one, never itself).
+    pub fn insert(&mut self, no: u32, dict: Prepared) -> Arc<Prepared> {
         let content = dict.is_content();
-        self.by_no.insert(no, Arc::new(dict));
+        let dict = Arc::new(dict);
+        self.by_no.insert(no, dict.clone());
         if content {
             let recent = self
                 .recent
@@ -183,6 +185,7 @@ impl Dicts {
                 self.by_no.remove(&old);
             }
         }
+        dict
     }
 
     /// Forgets dictionary `no` (its batch was aborted; dictionaries are
@@ -341,7 +344,7 @@ pub fn content_wins(content: &Prepared, current: Option<&Prepared>, chunks: &[&[
     // On the pool threads that compress chunks (and will load the
     // dictionary anyway if it wins), not on the writer's thread.
     let sizes: Option<Vec<(usize, usize)>> = chunks
-        .par_chunks(GROUP_BYTES / 8192)
+        .par_chunks(GROUP_BYTES / chunks.first().map_or(1, |c| c.len().max(1)))
         .map(|frame| {
             let plain = frame.concat();
             let old = compress(&plain, current).ok()?.len();
@@ -550,20 +553,26 @@ pub fn encode_group_header(dict_no: u32, members: &[Member]) -> Vec<u8> {
     h
 }
 
-/// Splits a `Group` payload into (dict_no, members, frame). `None` if the
-/// header is cut short or its plain size exceeds [`MAX_GROUP_RAW`].
-pub fn decode_group(payload: &[u8]) -> Option<(u32, Vec<Member>, &[u8])> {
-    let dict_no = u32::from_le_bytes(payload.get(..4)?.try_into().ok()?);
-    let count = u32::from_le_bytes(payload.get(4..8)?.try_into().ok()?) as usize;
-    let table = payload.get(8..8 + count.checked_mul(36)?)?;
-    let members: Vec<Member> = table
+/// The member table of a `Group` header (`(blake3 [32] | raw_len u32) ×
+/// count`; a trailing partial member is ignored).
+pub fn decode_members(table: &[u8]) -> Vec<Member> {
+    table
         .chunks_exact(36)
         .map(|m| {
             let mut h = [0u8; 32];
             h.copy_from_slice(&m[..32]);
             (h, u32::from_le_bytes([m[32], m[33], m[34], m[35]]))
         })
-        .collect();
+        .collect()
+}
+
+/// Splits a `Group` payload into (dict_no, members, frame). `None` if the
+/// header is cut short or its plain size exceeds [`MAX_GROUP_RAW`].
+pub fn decode_group(payload: &[u8]) -> Option<(u32, Vec<Member>, &[u8])> {
+    let dict_no = u32::from_le_bytes(payload.get(..4)?.try_into().ok()?);
+    let count = u32::from_le_bytes(payload.get(4..8)?.try_into().ok()?) as usize;
+    let table = payload.get(8..8 + count.checked_mul(36)?)?;
+    let members = decode_members(table);
     let raw: usize = members.iter().map(|(_, l)| *l as usize).sum();
     if raw > MAX_GROUP_RAW {
         return None;

@@ -904,8 +904,25 @@ pub fn checkpoint<K: TransactionKind>(
     Ok(())
 }
 
+/// Applies a `Run` entry of batch `seq` whose group record holds
+/// `members` (in member order): block `block + i` of the stream has the
+/// hash of member `i` from `ts` on. Shared by ingest and replay.
+pub fn apply_run(
+    txn: &RwTxn<'_>,
+    t: &Tables<'_>,
+    seq: u64,
+    (stream, block, ts): (u32, u64, i64),
+    members: &[Hash],
+) -> IxResult<()> {
+    members
+        .iter()
+        .zip(block..)
+        .try_for_each(|(hash, b)| put_block(txn, t, stream, b, ts, hash, seq))
+}
+
 /// Applies one metadata entry of batch `seq`. Shared by ingest, replay on
-/// open and index rebuild, so all three produce the same index.
+/// open and index rebuild, so all three produce the same index. A `Run`
+/// entry needs its group's member hashes: [`apply_run`].
 pub fn apply(txn: &RwTxn<'_>, t: &Tables<'_>, seq: u64, e: &Entry) -> IxResult<()> {
     match e {
         Entry::Stream {
@@ -937,7 +954,7 @@ pub fn apply(txn: &RwTxn<'_>, t: &Tables<'_>, seq: u64, e: &Entry) -> IxResult<(
         } => put_block(txn, t, *stream, *block, *ts, hash, seq),
         Entry::Run { .. } => Err(IxError::Value(
             "blocks",
-            "a Run entry must be resolved against its group record before it is applied".into(),
+            "a Run entry must be applied with its group's members (apply_run)".into(),
         )),
         Entry::Size { stream, ts, size } => set_size(txn, t, seq, *stream, *ts, *size),
         Entry::Remove { stream, ts } => set_size(txn, t, seq, *stream, *ts, REMOVED),

@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::FileExt;
 
 use crate::Hash;
+use crate::chunk;
 use crate::entry::{CHECKPOINT_TAG, Entry};
 use crate::error::{Result, StoreError};
 use crate::index::{self, IxError, Loc, RwTxn, Tables};
@@ -68,13 +69,9 @@ fn group_hashes(
     }
     let mut table = vec![0u8; (count * 36) as usize];
     read_small(inner, file, id, offset + 16, &mut table)?;
-    Ok(table
-        .chunks_exact(36)
-        .map(|m| {
-            let mut h: Hash = [0; 32];
-            h.copy_from_slice(&m[..32]);
-            h
-        })
+    Ok(chunk::decode_members(&table)
+        .into_iter()
+        .map(|(h, _)| h)
         .collect())
 }
 
@@ -244,15 +241,7 @@ fn replay(
                     };
                     let hashes = group_hashes(inner, &f, pack_id, group)?;
                     pack_file = Some(f);
-                    for (hash, block) in hashes.into_iter().zip(block..) {
-                        let e = Entry::Block {
-                            stream,
-                            block,
-                            ts,
-                            hash,
-                        };
-                        index::apply(txn, t, seq, &e).map_err(ix)?;
-                    }
+                    index::apply_run(txn, t, seq, (stream, block, ts), &hashes).map_err(ix)?;
                 } else {
                     index::apply(txn, t, seq, e).map_err(ix)?;
                 }

@@ -287,10 +287,7 @@ impl Inner {
         if let Some(d) = dicts.get(no) {
             return Ok(d);
         }
-        dicts.insert(no, d);
-        dicts
-            .get(no)
-            .ok_or_else(|| format!("{}: evicted while loading", at()))
+        Ok(dicts.insert(no, d))
     }
 
     fn dicts_read(&self) -> std::sync::RwLockReadGuard<'_, Dicts> {
@@ -1026,21 +1023,7 @@ impl<'s> Batch<'s> {
             };
             self.runs.remove(&(stream, block));
             let seq = self.seq;
-            self.with(|txn, t| {
-                members.iter().zip(block..).try_for_each(|(hash, block)| {
-                    index::apply(
-                        txn,
-                        t,
-                        seq,
-                        &Entry::Block {
-                            stream,
-                            block,
-                            ts,
-                            hash: *hash,
-                        },
-                    )
-                })
-            })?;
+            self.with(|txn, t| index::apply_run(txn, t, seq, (stream, block, ts), &members))?;
             self.record(&Entry::Run {
                 stream,
                 block,
